@@ -78,7 +78,7 @@ class Manifest(BaseModel):
         description="Every ONNX graph in the artifact, keyed by precision; fp32 is required."
     )
     device_variant: dict[Device, Precision] = Field(
-        default_factory=lambda: {"cpu": "fp32", "cuda": "fp32"},
+        default_factory=lambda: {"cpu": "fp32", "cuda": "fp32"},  # type: ignore[arg-type]
         description="Which variant to serve on each device.",
     )
     base_model: str = ""
@@ -101,7 +101,9 @@ class Manifest(BaseModel):
             raise ValueError("variants must include fp32")
         for device, precision in self.device_variant.items():
             if precision not in self.variants:
-                raise ValueError(f"device_variant[{device}] names {precision}, which is not in variants")
+                raise ValueError(
+                    f"device_variant[{device}] names {precision}, which is not in variants"
+                )
         return self
 
     @property
@@ -167,5 +169,7 @@ def load_manifest(model_dir: Path, verify_checksums: bool = True) -> Manifest:
             if not file.is_file():
                 raise ArtifactError(f"{file}: listed in {MANIFEST_NAME} but missing")
             if sha256_file(file) != expected:
-                raise ArtifactError(f"{file}: sha256 does not match {MANIFEST_NAME} (corrupt or edited)")
+                raise ArtifactError(
+                    f"{file}: sha256 does not match {MANIFEST_NAME} (corrupt or edited)"
+                )
     return manifest

@@ -1,0 +1,59 @@
+"""`serve` (what `docker run IMAGE serve` runs) and `python -m service serve [...]`."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="serve",
+        description="Serve the model artifact over SageMaker's container contract "
+        "(settings also from SERVE_* and SAGEMAKER_* environment variables; see docs/serving.md).",
+    )
+    parser.add_argument(
+        "command", nargs="?", default="serve", choices=["serve"], help="the only command"
+    )
+    parser.add_argument(
+        "--model-dir", type=Path, help="model artifact directory (default /opt/ml/model)"
+    )
+    parser.add_argument(
+        "--port", type=int, help="TCP port (default $SAGEMAKER_BIND_TO_PORT or 8080)"
+    )
+    parser.add_argument("--host", help="interface to bind (default 0.0.0.0)")
+    parser.add_argument("--workers", type=int, help="server processes (default 1)")
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    overrides = {
+        name: value
+        for name, value in (
+            ("model_dir", args.model_dir),
+            ("port", args.port),
+            ("host", args.host),
+            ("workers", args.workers),
+        )
+        if value is not None
+    }
+    from service.settings import Settings
+
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"])
+        sys.exit(f"serve: invalid setting {where}: {first['msg']}")
+    from service.server import serve
+
+    serve(settings)
+
+
+if __name__ == "__main__":
+    main()

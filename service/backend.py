@@ -1,0 +1,184 @@
+"""The model: an ONNX Runtime session over the artifact's graph, and its tokenizer.
+
+Device choice is a pure function of what was asked and what ONNX Runtime offers, so the CUDA
+paths (provider order, fp16 variant, IO binding, fallback) are testable on a CPU machine.
+`run` is called only from the one inference thread.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+import numpy as np
+
+from service.artifact import ArtifactError, Manifest, Precision, load_manifest
+from service.settings import DeviceChoice
+
+log = logging.getLogger(__name__)
+
+CUDA = "CUDAExecutionProvider"
+CPU = "CPUExecutionProvider"
+
+
+@dataclass(frozen=True, slots=True)
+class DevicePlan:
+    device: Literal["cpu", "cuda"]
+    providers: list[str]
+    precision: Precision
+    note: str
+    """One line for the log saying why this device and variant were chosen."""
+
+
+def plan_device(
+    requested: DeviceChoice,
+    available: Sequence[str],
+    manifest: Manifest,
+    precision: Precision | None = None,
+) -> DevicePlan:
+    """Pick the device and the ONNX variant; `cuda` without a CUDA provider falls back to CPU."""
+    has_cuda = CUDA in available
+    if requested == "cuda" and not has_cuda:
+        device: Literal["cpu", "cuda"] = "cpu"
+        note = "CUDA requested but onnxruntime offers no CUDAExecutionProvider: falling back to CPU"
+    elif requested in ("cuda", "auto") and has_cuda:
+        device, note = "cuda", "CUDAExecutionProvider available: serving on the GPU"
+    else:
+        device, note = (
+            "cpu",
+            f"serving on CPU ({'asked for' if requested == 'cpu' else 'no CUDA provider'})",
+        )
+    wanted = precision or manifest.device_variant.get(device, "fp32")
+    if wanted not in manifest.variants:
+        if precision is not None:
+            raise ArtifactError(
+                f"precision {precision!r} requested but the artifact has {sorted(manifest.variants)}"
+            )
+        wanted = "fp32"
+    if device == "cpu" and wanted == "fp16":
+        note += "; fp16 is for CUDA, using fp32 on CPU"
+        wanted = "fp32"
+    providers = [CUDA, CPU] if device == "cuda" else [CPU]
+    return DevicePlan(device, providers, wanted, f"{note}; variant {wanted}")
+
+
+class TextEncoder:
+    """The artifact's fast tokenizer, truncating to the model's max length, never padding."""
+
+    def __init__(self, path: Path, max_length: int) -> None:
+        from tokenizers import Tokenizer
+
+        self._tokenizer = Tokenizer.from_file(str(path))
+        self._tokenizer.enable_truncation(max_length)
+        self._tokenizer.no_padding()
+        pad = self._tokenizer.token_to_id("[PAD]")
+        self.pad_id = 0 if pad is None else int(pad)
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        if len(texts) == 1:
+            return [self._tokenizer.encode(texts[0]).ids]
+        return [e.ids for e in self._tokenizer.encode_batch(list(texts))]
+
+
+def _softmax(logits: np.ndarray) -> np.ndarray:
+    shifted: np.ndarray = logits.astype(np.float32, copy=False) - logits.max(axis=1, keepdims=True)
+    np.exp(shifted, out=shifted)
+    shifted /= shifted.sum(axis=1, keepdims=True)
+    return shifted
+
+
+class OnnxBackend:
+    """Loads and checks the artifact, owns the session; `run` gives class probabilities."""
+
+    def __init__(
+        self,
+        model_dir: Path,
+        *,
+        device: DeviceChoice = "auto",
+        precision: Precision | None = None,
+        intra_op_threads: int = 1,
+        verify_checksums: bool = True,
+    ) -> None:
+        import onnxruntime as ort
+
+        self.manifest = load_manifest(model_dir, verify_checksums=verify_checksums)
+        self.plan = plan_device(device, ort.get_available_providers(), self.manifest, precision)
+        variant = self.manifest.variant_for(self.plan.device, self.plan.precision)
+        options = ort.SessionOptions()
+        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+        options.intra_op_num_threads = intra_op_threads
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+        try:
+            self._session = ort.InferenceSession(
+                str(model_dir / variant.file), sess_options=options, providers=self.plan.providers
+            )
+        except Exception as exc:  # onnxruntime raises several unrelated types for a bad graph
+            raise ArtifactError(
+                f"{model_dir / variant.file}: ONNX Runtime cannot load it ({exc})"
+            ) from exc
+        self.provider = self._session.get_providers()[0]
+        if self.plan.device == "cuda" and self.provider != CUDA:
+            log.warning(
+                "CUDA provider failed to initialise; ONNX Runtime fell back to %s", self.provider
+            )
+        self._check_signature(variant.file)
+        self.encoder = TextEncoder(model_dir / self.manifest.tokenizer, self.manifest.max_length)
+        self.labels = list(self.manifest.labels)
+        self._io_binding = self.provider == CUDA
+        log.info(
+            "%s; provider %s; model %s", self.plan.note, self.provider, self.manifest.model_version
+        )
+
+    @property
+    def device(self) -> Literal["cpu", "cuda"]:
+        return "cuda" if self.provider == CUDA else "cpu"
+
+    @property
+    def pad_id(self) -> int:
+        return self.encoder.pad_id
+
+    def encode(self, texts: Sequence[str]) -> list[list[int]]:
+        return self.encoder.encode(texts)
+
+    def _check_signature(self, file: str) -> None:
+        inputs = {i.name for i in self._session.get_inputs()}
+        if inputs != set(self.manifest.input_names):
+            raise ArtifactError(
+                f"{file}: inputs {sorted(inputs)} but the manifest says {self.manifest.input_names}"
+            )
+        outputs = {o.name: o for o in self._session.get_outputs()}
+        if self.manifest.output_name not in outputs:
+            raise ArtifactError(
+                f"{file}: no output {self.manifest.output_name!r} (has {sorted(outputs)})"
+            )
+        width = outputs[self.manifest.output_name].shape[-1]
+        if isinstance(width, int) and width != len(self.manifest.labels):
+            raise ArtifactError(f"{file}: {width} logits but {len(self.manifest.labels)} labels")
+
+    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        feeds: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self._io_binding:
+            binding = self._session.io_binding()
+            for name, array in feeds.items():
+                binding.bind_cpu_input(name, array)
+            binding.bind_output(self.manifest.output_name, "cpu")
+            self._session.run_with_iobinding(binding)
+            logits = binding.copy_outputs_to_cpu()[0]
+        else:
+            logits = self._session.run([self.manifest.output_name], feeds)[0]
+        return _softmax(np.asarray(logits))
+
+    def warm_up(self, lengths: Sequence[int], max_batch_size: int, max_batch_tokens: int) -> float:
+        """Run every sequence-length bucket at batch 1 and at the largest batch it allows."""
+        started = time.perf_counter()
+        for length in lengths:
+            for size in sorted({1, max(1, min(max_batch_size, max_batch_tokens // length))}):
+                ids = np.full((size, length), self.encoder.pad_id, dtype=np.int64)
+                self.run(ids, np.ones_like(ids))
+        return time.perf_counter() - started

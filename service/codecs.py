@@ -1,0 +1,277 @@
+"""Request bodies to texts, class probabilities to response bodies.
+
+Decoders are keyed by content type, encoders by the negotiated `Accept` type. The JSON shape is
+the Hugging Face inference toolkit's: `{"inputs": "text" | ["a", "b"], "parameters": {...}}`
+(or `{"instances": [...]}`) in, one entry per text out, in input order.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import orjson
+
+from service.errors import (
+    BadRequest,
+    EmptyText,
+    NotAcceptable,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
+
+JSON = "application/json"
+JSONLINES = "application/jsonlines"
+CSV = "text/csv"
+PLAIN = "text/plain"
+
+_MEDIA_ALIASES = {
+    "application/x-jsonlines": JSONLINES,
+    "application/jsonl": JSONLINES,
+    "application/x-ndjson": JSONLINES,
+}
+# What a wildcard in Accept resolves to.
+_WILDCARDS = {"*/*": JSON, "application/*": JSON, "text/*": CSV}
+
+Prediction = dict[str, Any] | list[dict[str, Any]]
+
+
+@dataclass(slots=True)
+class Options:
+    """Per-request output options: top-1 by default, else the top k or every label's score."""
+
+    top_k: int | None = None
+    return_all_scores: bool = False
+
+    def update(self, params: dict[str, Any], source: str) -> None:
+        if "top_k" in params:
+            top_k = params["top_k"]
+            if top_k is not None and (
+                isinstance(top_k, bool) or not isinstance(top_k, int) or top_k < 1
+            ):
+                raise BadRequest(f"{source}: top_k must be a positive integer, got {top_k!r}")
+            self.top_k = top_k
+        if "return_all_scores" in params:
+            flag = params["return_all_scores"]
+            if not isinstance(flag, bool):
+                raise BadRequest(f"{source}: return_all_scores must be true or false, got {flag!r}")
+            self.return_all_scores = flag
+
+
+@dataclass(slots=True)
+class Decoded:
+    texts: list[str]
+    options: Options
+
+
+def media_type(content_type: str | None) -> str:
+    """`Application/JSON; charset=utf-8` -> `application/json`, aliases folded."""
+    base = (content_type or "").split(";", 1)[0].strip().lower()
+    return _MEDIA_ALIASES.get(base, base)
+
+
+def parse_custom_attributes(header: str | None, options: Options) -> None:
+    """`X-Amzn-SageMaker-Custom-Attributes: top_k=3, return_all_scores=true` (`,` or `;`)."""
+    if not header:
+        return
+    params: dict[str, Any] = {}
+    for part in header.replace(";", ",").split(","):
+        key, sep, raw = part.partition("=")
+        key, raw = key.strip(), raw.strip()
+        if not sep or key not in {"top_k", "return_all_scores"}:
+            continue  # free-form by SageMaker's definition: ignore what is not ours
+        if key == "top_k":
+            params[key] = int(raw) if raw.isdigit() else raw
+        else:
+            params[key] = {"true": True, "false": False}.get(raw.lower(), raw)
+    options.update(params, "X-Amzn-SageMaker-Custom-Attributes")
+
+
+def _text_list(value: object, where: str) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
+        return value
+    raise BadRequest(f"{where} must be a string or a non-empty list of strings")
+
+
+def _instance_texts(instances: object) -> list[str]:
+    if not isinstance(instances, list) or not instances:
+        raise BadRequest('"instances" must be a non-empty list')
+    texts: list[str] = []
+    for item in instances:
+        if isinstance(item, dict):
+            item = item.get("inputs", item.get("text"))
+        if not isinstance(item, str):
+            raise BadRequest('"instances" items must be strings or {"inputs": string} objects')
+        texts.append(item)
+    return texts
+
+
+def _from_object(body: object, options: Options, where: str) -> list[str]:
+    if not isinstance(body, dict):
+        raise BadRequest(f'{where} must be a JSON object with "inputs" or "instances"')
+    if "parameters" in body:
+        params = body["parameters"]
+        if not isinstance(params, dict):
+            raise BadRequest(f'{where}: "parameters" must be an object')
+        options.update(params, f"{where}: parameters")
+    if "inputs" in body:
+        return _text_list(body["inputs"], f'{where}: "inputs"')
+    if "instances" in body:
+        return _instance_texts(body["instances"])
+    raise BadRequest(f'{where} has neither "inputs" nor "instances"')
+
+
+def _loads(raw: bytes | str, where: str) -> Any:
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise BadRequest(f"{where} is not valid JSON: {exc}") from None
+
+
+def _decode_json(body: bytes, options: Options) -> list[str]:
+    return _from_object(_loads(body, "body"), options, "body")
+
+
+def _decode_jsonlines(body: bytes, options: Options) -> list[str]:
+    texts: list[str] = []
+    for number, line in enumerate(body.splitlines(), start=1):
+        if line.strip():
+            where = f"line {number}"
+            texts.extend(_from_object(_loads(line, where), options, where))
+    return texts
+
+
+def _utf8(body: bytes) -> str:
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise BadRequest("body is not valid UTF-8") from None
+
+
+def _decode_csv(body: bytes, options: Options) -> list[str]:
+    texts: list[str] = []
+    try:
+        for number, row in enumerate(csv.reader(io.StringIO(_utf8(body))), start=1):
+            if len(row) > 1:
+                raise BadRequest(f"CSV line {number}: one text per line; quote texts with commas")
+            if row:
+                texts.append(row[0])
+    except csv.Error as exc:
+        raise BadRequest(f"malformed CSV: {exc}") from None
+    return texts
+
+
+def _decode_plain(body: bytes, options: Options) -> list[str]:
+    return [_utf8(body)]
+
+
+_DECODERS: dict[str, Callable[[bytes, Options], list[str]]] = {
+    JSON: _decode_json,
+    "": _decode_json,  # no Content-Type: SageMaker's default is JSON
+    JSONLINES: _decode_jsonlines,
+    CSV: _decode_csv,
+    PLAIN: _decode_plain,
+}
+
+
+def decode(content_type: str | None, body: bytes, options: Options, max_texts: int) -> Decoded:
+    decoder = _DECODERS.get(media_type(content_type))
+    if decoder is None:
+        supported = ", ".join(sorted(k for k in _DECODERS if k))
+        raise UnsupportedMediaType(
+            f"Content-Type {content_type!r} is not supported; use {supported}"
+        )
+    texts = decoder(body, options)
+    if not texts:
+        raise BadRequest("the request holds no text")
+    if len(texts) > max_texts:
+        raise PayloadTooLarge(f"{len(texts)} texts in one request; the limit is {max_texts}")
+    for index, text in enumerate(texts):
+        if not text.strip():
+            raise EmptyText(f"text {index} is empty")
+    return Decoded(texts, options)
+
+
+def negotiate(accept: str | None) -> str:
+    """The response media type for an Accept header; JSON when absent or a wildcard."""
+    if not accept or not accept.strip():
+        return JSON
+    ranked: list[tuple[float, int, str]] = []
+    for position, entry in enumerate(accept.split(",")):
+        kind, *params = (p.strip() for p in entry.split(";"))
+        quality = 1.0
+        for param in params:
+            name, _, value = param.partition("=")
+            if name.strip() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > 0:
+            ranked.append((-quality, position, kind.lower()))
+    for _, _, kind in sorted(ranked):
+        kind = _WILDCARDS.get(kind, _MEDIA_ALIASES.get(kind, kind))
+        if kind in _ENCODERS:
+            return kind
+    raise NotAcceptable(f"Accept {accept!r} cannot be met; available: {', '.join(_ENCODERS)}")
+
+
+def predictions(probs: np.ndarray, labels: Sequence[str], options: Options) -> list[Prediction]:
+    """One entry per row of `probs`: the top label, or the top k, or every label in order."""
+    if options.return_all_scores and options.top_k is None:
+        rows = probs.tolist()
+        return [
+            [{"label": lab, "score": s} for lab, s in zip(labels, row, strict=True)] for row in rows
+        ]
+    if options.top_k is None:
+        best = probs.argmax(axis=1)
+        scores = probs[np.arange(len(probs)), best].tolist()
+        return [
+            {"label": labels[i], "score": s} for i, s in zip(best.tolist(), scores, strict=True)
+        ]
+    k = min(options.top_k, len(labels))
+    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
+    top = np.take_along_axis(probs, order, axis=1).tolist()
+    return [
+        [{"label": labels[i], "score": s} for i, s in zip(idx, row, strict=True)]
+        for idx, row in zip(order.tolist(), top, strict=True)
+    ]
+
+
+def _encode_json(preds: list[Prediction]) -> bytes:
+    return orjson.dumps(preds)
+
+
+def _encode_jsonlines(preds: list[Prediction]) -> bytes:
+    return b"".join(orjson.dumps(p) + b"\n" for p in preds)
+
+
+def _encode_csv(preds: list[Prediction]) -> bytes:
+    """One line per text: `label,score` (or `label,score,label,score,...` for several)."""
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    for pred in preds:
+        pairs = pred if isinstance(pred, list) else [pred]
+        writer.writerow([field for p in pairs for field in (p["label"], repr(p["score"]))])
+    return out.getvalue().encode("utf-8")
+
+
+_ENCODERS: dict[str, Callable[[list[Prediction]], bytes]] = {
+    JSON: _encode_json,
+    JSONLINES: _encode_jsonlines,
+    CSV: _encode_csv,
+}
+
+
+def encode(media: str, preds: list[Prediction]) -> bytes:
+    return _ENCODERS[media](preds)
+
+
+def error_body(message: str, kind: str) -> bytes:
+    return orjson.dumps({"error": message, "type": kind})

@@ -1,0 +1,145 @@
+"""Every knob of the server, read once from the environment and passed down.
+
+Our own variables carry the `SERVE_` prefix; SageMaker's names are accepted as aliases so the
+same image behaves on an endpoint without extra configuration. Defaults for the batch shape
+are per device: measured on CPU (see docs/serving.md), taken from the GPU figures in the
+issue for CUDA. `None` means "the device default".
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import ClassVar, Literal
+
+from pydantic import AliasChoices, Field, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DeviceChoice = Literal["auto", "cpu", "cuda"]
+PrecisionChoice = Literal["fp32", "int8", "fp16"]
+
+
+def _alias(name: str, *sagemaker: str) -> AliasChoices:
+    return AliasChoices(f"SERVE_{name.upper()}", *sagemaker)
+
+
+class Settings(BaseSettings):
+    """The server's configuration; see the table in docs/serving.md."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="SERVE_",
+        populate_by_name=True,
+        extra="ignore",
+        validate_default=True,
+        use_attribute_docstrings=True,
+    )
+
+    model_dir: Path = Field(
+        default=Path("/opt/ml/model"), validation_alias=_alias("model_dir", "SM_MODEL_DIR")
+    )
+    """The model artifact directory (manifest.json, ONNX graphs, tokenizer.json)."""
+
+    host: str = Field(default="0.0.0.0", validation_alias=_alias("host"))
+    """Interface to bind; SageMaker needs all interfaces, tests use 127.0.0.1."""
+
+    port: int = Field(
+        default=8080, ge=0, le=65535, validation_alias=_alias("port", "SAGEMAKER_BIND_TO_PORT")
+    )
+    """TCP port; SageMaker sets SAGEMAKER_BIND_TO_PORT (8080 when unset)."""
+
+    workers: int = Field(
+        default=1, ge=1, le=64, validation_alias=_alias("workers", "SAGEMAKER_MODEL_SERVER_WORKERS")
+    )
+    """Server processes, each with its own model copy. One is right on CPU (ONNX Runtime uses
+    every core); on a GPU more processes parse HTTP in parallel, ~50 MB of GPU memory each."""
+
+    max_payload_mb: float = Field(
+        default=6.0, gt=0, validation_alias=_alias("max_payload_mb", "SAGEMAKER_MAX_PAYLOAD_IN_MB")
+    )
+    """Largest request body in MiB (SageMaker real-time endpoints allow 6); larger gets 413."""
+
+    request_timeout_s: float = Field(
+        default=50.0,
+        gt=0,
+        validation_alias=_alias("request_timeout_s", "SAGEMAKER_MODEL_SERVER_TIMEOUT"),
+    )
+    """Deadline of one request from arrival; past it the answer is 504. Below SageMaker's 60 s."""
+
+    device: DeviceChoice = "auto"
+    """`auto` uses CUDA when ONNX Runtime offers it, else CPU; `cuda` falls back to CPU with a warning."""
+
+    precision: PrecisionChoice | None = None
+    """Force one ONNX variant; by default the manifest's choice for the device."""
+
+    intra_op_threads: int = Field(default=0, ge=0)
+    """ONNX Runtime threads per operator on CPU; 0 means one per core."""
+
+    max_batch_tokens: int | None = Field(default=None, gt=0)
+    """Padded-token budget of one batch (longest text × texts). CPU default 1024, GPU 16384."""
+
+    max_batch_size: int | None = Field(default=None, gt=0)
+    """Most texts in one batch. CPU default 32, GPU 512."""
+
+    max_wait_ms: float | None = Field(default=None, ge=0)
+    """How long an under-full batch may wait for company while the model is idle. CPU 0, GPU 1."""
+
+    max_queue_texts: int = Field(default=2048, gt=0)
+    """Texts waiting for the model beyond which new requests are shed with 503 and Retry-After."""
+
+    max_texts_per_request: int = Field(default=1024, gt=0)
+    """More texts than this in one request is 413."""
+
+    pad_to_bucket: bool | None = None
+    """Pad sequence length up to its bucket (fixed shapes, for CUDA); CPU pads to the batch's longest."""
+
+    drain_timeout_s: float = Field(default=25.0, ge=0)
+    """On SIGTERM, how long in-flight and queued work may take before the process exits."""
+
+    log_format: Literal["text", "json"] = "text"
+    """`json` writes one JSON object per log line, with the request id."""
+
+    log_level: str = "INFO"
+    """Level for the `service` loggers."""
+
+    access_log: bool = False
+    """uvicorn's per-request access log (off: it costs throughput; errors are always logged)."""
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError(f"unknown log level {value!r}")
+        return upper
+
+    @property
+    def max_payload_bytes(self) -> int:
+        return int(self.max_payload_mb * 1024 * 1024)
+
+    def resolved_intra_op_threads(self) -> int:
+        return self.intra_op_threads or (os.cpu_count() or 1)
+
+
+class BatchShape:
+    """The batch limits in force on one device, settings first, then the device default."""
+
+    CPU_DEFAULTS: ClassVar[dict[str, float]] = {
+        "max_batch_tokens": 1024,
+        "max_batch_size": 32,
+        "max_wait_ms": 0.0,
+    }
+    GPU_DEFAULTS: ClassVar[dict[str, float]] = {
+        "max_batch_tokens": 16384,
+        "max_batch_size": 512,
+        "max_wait_ms": 1.0,
+    }
+
+    def __init__(self, settings: Settings, device: Literal["cpu", "cuda"]) -> None:
+        defaults = self.GPU_DEFAULTS if device == "cuda" else self.CPU_DEFAULTS
+        self.max_batch_tokens = int(settings.max_batch_tokens or defaults["max_batch_tokens"])
+        self.max_batch_size = int(settings.max_batch_size or defaults["max_batch_size"])
+        wait = settings.max_wait_ms if settings.max_wait_ms is not None else defaults["max_wait_ms"]
+        self.max_wait_s = float(wait) / 1000.0
+        self.pad_to_bucket = (
+            settings.pad_to_bucket if settings.pad_to_bucket is not None else device == "cuda"
+        )
