@@ -146,11 +146,13 @@ class Batcher:
         self._wakeup = asyncio.Event()
         self._slots = asyncio.Semaphore(self._limits.pipeline_depth)
         self._task = asyncio.create_task(self._loop(), name="batcher")
+        # A death is logged and reported to waiters by the loop itself; mark it retrieved.
+        self._task.add_done_callback(lambda task: task.cancelled() or task.exception())
 
     async def stop(self, timeout_s: float) -> None:
         """Stop admitting, finish what is queued and running (up to timeout_s), then end."""
         self._stopping = True
-        if self._task is None:
+        if self._task is None or self._task.done():
             return
         assert self._wakeup is not None
         self._wakeup.set()

@@ -1,0 +1,201 @@
+"""The batching core against a fake slow model: ordering, budgets, deadlines, shedding,
+failure isolation and batcher death. No web framework, no ONNX."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+from service.batching import Batcher, Limits, bucket_lengths
+from service.errors import InferenceFailed, NotReady, Overloaded
+
+POISON = 666
+
+
+class SlowModel:
+    """Returns [first token id, real length] per row, after `delay` seconds; fails on POISON."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.shapes: list[tuple[int, int]] = []
+        self.seen: list[int] = []
+        self.threads: set[str] = set()
+        self.release = threading.Event()
+        self.release.set()
+
+    def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+        self.threads.add(threading.current_thread().name)
+        self.release.wait(5)
+        time.sleep(self.delay)
+        self.shapes.append(ids.shape)
+        self.seen.extend(ids[:, 0].tolist())
+        if (ids[:, 0] == POISON).any():
+            raise RuntimeError("poisoned batch")
+        return np.stack([ids[:, 0], mask.sum(axis=1)], axis=1).astype(np.float32)
+
+
+def text(tag: int, length: int) -> list[int]:
+    return [tag] + [7] * (length - 1)
+
+
+@pytest.fixture
+async def make_batcher() -> AsyncIterator[object]:
+    made: list[Batcher] = []
+    pool = ThreadPoolExecutor(1, thread_name_prefix="inference")
+
+    def make(model: SlowModel, **limits: object) -> Batcher:
+        settings: dict[str, object] = {"max_batch_tokens": 256, "max_batch_size": 8}
+        settings.update(limits)
+        batcher = Batcher(model, pool, Limits(**settings), max_length=64, labels=2)  # type: ignore[arg-type]
+        batcher.start()
+        made.append(batcher)
+        return batcher
+
+    yield make
+    for batcher in made:
+        await batcher.stop(5)
+    pool.shutdown()
+
+
+def test_buckets_are_finite_and_end_at_max_length() -> None:
+    assert bucket_lengths(32) == [8, 16, 24, 32]
+    lengths = bucket_lengths(512)
+    assert lengths[:8] == [8, 16, 24, 32, 40, 48, 56, 64] and lengths[-1] == 512
+    assert lengths == sorted(set(lengths))
+
+
+async def test_results_come_back_in_input_order_across_buckets(make_batcher) -> None:
+    model = SlowModel()
+    batcher = make_batcher(model)
+    lengths = [40, 3, 17, 64, 5, 33]
+    pending = batcher.submit([text(i, n) for i, n in enumerate(lengths)])
+    probs = await asyncio.wait_for(pending.future, 5)
+    assert probs[:, 0].tolist() == list(range(len(lengths)))
+    assert probs[:, 1].tolist() == lengths
+    assert len(model.shapes) > 1, "very different lengths should not share one padded batch"
+
+
+async def test_concurrent_requests_share_batches_within_the_token_budget(make_batcher) -> None:
+    model = SlowModel(delay=0.02)
+    batcher = make_batcher(model, max_batch_tokens=64, max_batch_size=8)
+    model.release.clear()  # hold the first batch so the rest queue up behind it
+    first = batcher.submit([text(0, 8)])
+    await asyncio.sleep(0.05)
+    rest = [batcher.submit([text(i, 8)]) for i in range(1, 21)]
+    model.release.set()
+    await asyncio.wait_for(asyncio.gather(first.future, *(p.future for p in rest)), 5)
+    assert max(b for b, _ in model.shapes) == 8, "8 texts × 8 tokens fill the 64-token budget"
+    assert all(b * s <= 64 for b, s in model.shapes)
+    assert sorted(model.seen) == list(range(21))
+    assert model.threads == {"inference_0"}, "inference runs on the one dedicated thread"
+
+
+async def test_short_texts_are_not_padded_to_a_long_neighbour(make_batcher) -> None:
+    model = SlowModel()
+    batcher = make_batcher(model)
+    model.release.clear()
+    blocker = batcher.submit([text(99, 8)])
+    await asyncio.sleep(0.05)
+    short = batcher.submit([text(1, 6), text(2, 7)])
+    long = batcher.submit([text(3, 60), text(4, 58)])
+    model.release.set()
+    await asyncio.wait_for(asyncio.gather(blocker.future, short.future, long.future), 5)
+    assert sorted(model.shapes[1:]) == [(2, 7), (2, 60)]
+
+
+async def test_max_wait_lets_a_second_request_join_the_batch(make_batcher) -> None:
+    model = SlowModel()
+    batcher = make_batcher(model, max_wait_s=0.2)
+    a = batcher.submit([text(1, 8)])
+    await asyncio.sleep(0.02)
+    b = batcher.submit([text(2, 8)])
+    await asyncio.wait_for(asyncio.gather(a.future, b.future), 5)
+    assert model.shapes == [(2, 8)]
+
+
+async def test_a_request_past_its_deadline_never_reaches_the_model(make_batcher) -> None:
+    model = SlowModel()
+    batcher = make_batcher(model)
+    model.release.clear()
+    blocker = batcher.submit([text(1, 8)])
+    await asyncio.sleep(0.05)
+    late = batcher.submit([text(2, 8)])
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(late.future, 0.05)
+    model.release.set()
+    await asyncio.wait_for(blocker.future, 5)
+    after = batcher.submit([text(3, 8)])
+    await asyncio.wait_for(after.future, 5)
+    assert 2 not in model.seen and model.seen == [1, 3]
+    assert batcher.queued_texts == 0
+
+
+async def test_a_full_queue_sheds_new_requests_at_once(make_batcher) -> None:
+    model = SlowModel()
+    batcher = make_batcher(model, max_queue_texts=4)
+    model.release.clear()
+    running = batcher.submit([text(0, 8)])
+    await asyncio.sleep(0.05)
+    queued = batcher.submit([text(i, 8) for i in range(1, 5)])
+    with pytest.raises(Overloaded) as shed:
+        batcher.submit([text(9, 8)])
+    assert shed.value.status == 503 and shed.value.retry_after_s
+    model.release.set()
+    await asyncio.wait_for(asyncio.gather(running.future, queued.future), 5)
+
+
+async def test_a_failing_batch_fails_only_its_requests(make_batcher) -> None:
+    model = SlowModel()
+    batcher = make_batcher(model)
+    model.release.clear()
+    blocker = batcher.submit([text(1, 8)])
+    await asyncio.sleep(0.05)
+    poisoned = batcher.submit([text(POISON, 8)])
+    healthy = batcher.submit([text(2, 40)])  # another bucket: another batch
+    model.release.set()
+    await asyncio.wait_for(blocker.future, 5)
+    with pytest.raises(InferenceFailed):
+        await asyncio.wait_for(poisoned.future, 5)
+    assert (await asyncio.wait_for(healthy.future, 5))[0, 0] == 2
+    assert batcher.healthy
+    again = batcher.submit([text(3, 8)])
+    assert (await asyncio.wait_for(again.future, 5))[0, 0] == 3
+
+
+async def test_when_the_batcher_dies_every_waiter_gets_an_error(make_batcher) -> None:
+    model = SlowModel()
+    batcher = make_batcher(model)
+    model.release.clear()
+    running = batcher.submit([text(1, 8)])
+    await asyncio.sleep(0.05)
+    waiting = [batcher.submit([text(i, 8)]) for i in range(2, 5)]
+
+    def explode() -> list[object]:
+        raise RuntimeError("bug in batch formation")
+
+    batcher._take = explode  # type: ignore[method-assign]
+    model.release.set()
+    await asyncio.wait_for(running.future, 5)
+    for pending in waiting:
+        with pytest.raises(NotReady):
+            await asyncio.wait_for(pending.future, 5)
+    assert not batcher.healthy
+    with pytest.raises(NotReady):
+        batcher.submit([text(5, 8)])
+
+
+async def test_stop_finishes_queued_work_then_refuses_more(make_batcher) -> None:
+    model = SlowModel(delay=0.01)
+    batcher = make_batcher(model, max_batch_size=2)
+    pendings = [batcher.submit([text(i, 8)]) for i in range(10)]
+    await batcher.stop(5)
+    assert all(p.future.done() and not p.future.exception() for p in pendings)
+    assert sorted(model.seen) == list(range(10))
+    with pytest.raises(NotReady, match="draining"):
+        batcher.submit([text(11, 8)])

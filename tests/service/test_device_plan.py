@@ -1,0 +1,53 @@
+"""Device and variant choice, including the CUDA paths, decided without a GPU."""
+
+from __future__ import annotations
+
+import pytest
+
+from service.artifact import ArtifactError, Manifest, VariantInfo
+from service.backend import CPU, CUDA, plan_device
+
+
+def manifest(*precisions: str, cuda: str = "fp16", cpu: str = "int8") -> Manifest:
+    variants = {p: VariantInfo(file=f"model.{p}.onnx", precision=p) for p in ("fp32", *precisions)}
+    device_variant = {
+        "cpu": cpu if cpu in variants else "fp32",
+        "cuda": cuda if cuda in variants else "fp32",
+    }
+    return Manifest(
+        model_version="t",
+        labels=["a", "b"],
+        max_length=16,
+        variants=variants,
+        device_variant=device_variant,
+    )  # type: ignore[arg-type]
+
+
+def test_auto_uses_cuda_and_the_fp16_variant_when_the_provider_exists() -> None:
+    plan = plan_device("auto", [CUDA, CPU], manifest("fp16", "int8"))
+    assert (plan.device, plan.providers, plan.precision) == ("cuda", [CUDA, CPU], "fp16")
+
+
+def test_auto_without_cuda_serves_the_cpu_variant() -> None:
+    plan = plan_device("auto", [CPU], manifest("fp16", "int8"))
+    assert (plan.device, plan.providers, plan.precision) == ("cpu", [CPU], "int8")
+
+
+def test_cuda_requested_without_provider_falls_back_with_a_clear_note() -> None:
+    plan = plan_device("cuda", [CPU], manifest("fp16"))
+    assert plan.device == "cpu" and plan.precision == "fp32"
+    assert "falling back to CPU" in plan.note
+
+
+def test_cpu_never_runs_fp16_even_when_forced_through_the_manifest() -> None:
+    plan = plan_device("cpu", [CUDA, CPU], manifest("fp16", cpu="fp16"))
+    assert plan.precision == "fp32" and "fp16 is for CUDA" in plan.note
+
+
+def test_cuda_without_fp16_variant_uses_fp32() -> None:
+    assert plan_device("auto", [CUDA, CPU], manifest()).precision == "fp32"
+
+
+def test_forcing_a_missing_precision_is_an_artifact_error() -> None:
+    with pytest.raises(ArtifactError, match="int8"):
+        plan_device("cpu", [CPU], manifest(), precision="int8")
