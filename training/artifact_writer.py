@@ -1,0 +1,128 @@
+"""Assemble the artifact directory (the seam in service/artifact.py) and swap it in whole."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from tokenizers import Tokenizer
+from transformers import PreTrainedTokenizerFast
+
+from service.artifact import (
+    TOKENIZER_NAME,
+    Manifest,
+    QualityGate,
+    VariantInfo,
+    sha256_file,
+    write_manifest,
+)
+from training.model_card import render_model_card
+
+VARIANT_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
+
+
+@dataclass
+class ArtifactContent:
+    """Everything that goes into the artifact, gathered by the pipeline."""
+
+    labels: list[str]
+    max_length: int
+    onnx_files: dict[str, Path]
+    parity: dict[str, dict[str, float]]
+    device_variant: dict[str, str]
+    base_model: str
+    dataset: dict[str, object]
+    metrics: dict[str, object]
+    """metrics.json: test-split evaluation, training history, export notes."""
+    quality_gate: QualityGate
+    figures: list[Path] = field(default_factory=list)
+    do_lower_case: bool = True
+
+
+def write_tokenizer_json(tokenizer: PreTrainedTokenizerFast, max_length: int, out: Path) -> None:
+    """tokenizer.json that truncates to `max_length` (special tokens included) and pads each
+    batch to its longest text; the service feeds only input_ids and attention_mask."""
+    backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
+    backend.enable_truncation(max_length=max_length)
+    pad_token = tokenizer.pad_token or "[PAD]"
+    backend.enable_padding(pad_id=backend.token_to_id(pad_token) or 0, pad_token=pad_token)
+    backend.save(str(out))
+
+
+def summary_metrics(
+    metrics: dict[str, object], parity: dict[str, dict[str, float]]
+) -> dict[str, float]:
+    """The flat test-split summary the manifest carries."""
+    summary = {
+        k: float(v)
+        for k, v in metrics.items()
+        if k in ("accuracy", "macro_f1") and isinstance(v, float)
+    }
+    for precision, figures in parity.items():
+        if "accuracy" in figures:
+            summary[f"onnx_{precision}_accuracy"] = figures["accuracy"]
+    return summary
+
+
+def write_artifact(
+    output: Path, content: ArtifactContent, tokenizer: PreTrainedTokenizerFast
+) -> Manifest:
+    """Write into a sibling temp dir, then replace `output`: readers never see half an artifact."""
+    output = Path(output)
+    output.parent.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
+    try:
+        for precision, source in content.onnx_files.items():
+            shutil.copyfile(source, staging / VARIANT_FILES[precision])
+        write_tokenizer_json(tokenizer, content.max_length, staging / TOKENIZER_NAME)
+        for figure in content.figures:
+            shutil.copyfile(figure, staging / figure.name)
+        (staging / "metrics.json").write_text(
+            json.dumps(content.metrics, indent=2) + "\n", encoding="utf-8"
+        )
+
+        created = datetime.now(UTC)
+        fingerprint = sha256_file(staging / VARIANT_FILES["fp32"])[:8]
+        manifest = Manifest(
+            model_version=f"{created:%Y%m%d-%H%M%S}-{fingerprint}",
+            created_at=created.isoformat(timespec="seconds"),
+            labels=content.labels,
+            max_length=content.max_length,
+            do_lower_case=content.do_lower_case,
+            variants={
+                p: VariantInfo(file=VARIANT_FILES[p], precision=p, parity=content.parity.get(p, {}))  # type: ignore[arg-type]
+                for p in content.onnx_files
+            },
+            device_variant=content.device_variant,  # type: ignore[arg-type]
+            base_model=content.base_model,
+            dataset=content.dataset,
+            metrics=summary_metrics(content.metrics, content.parity),
+            quality_gate=content.quality_gate,
+        )
+        (staging / "README.md").write_text(
+            render_model_card(manifest, content.metrics), encoding="utf-8"
+        )
+        write_manifest(staging, manifest)
+        _swap_in(staging, output)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
+    return manifest
+
+
+def _swap_in(staging: Path, output: Path) -> None:
+    if output.exists():
+        retired = output.with_name(
+            f".{output.name}-old-{hashlib.sha1(str(staging).encode()).hexdigest()[:6]}"
+        )
+        output.rename(retired)
+        staging.rename(output)
+        shutil.rmtree(retired, ignore_errors=True)
+    else:
+        staging.rename(output)
+    output.chmod(0o755)

@@ -1,0 +1,150 @@
+"""Data -> fine-tuned model -> evaluated, exported, validated artifact. One call per run."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+from transformers import PreTrainedModel, PreTrainedTokenizerFast
+
+from service.artifact import Manifest, QualityGate
+from training.artifact_writer import ArtifactContent, write_artifact, write_tokenizer_json
+from training.base_model import DEFAULT_BASE, load_classifier, load_tokenizer
+from training.data import SAMPLE_DATA, Splits, load_splits
+from training.evaluate import (
+    classification_metrics,
+    predict_logits,
+    save_confusion_matrix,
+    save_training_curves,
+)
+from training.export import ExportOptions, export_variants
+from training.finetune import TrainConfig, train
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    data: str = str(SAMPLE_DATA)
+    output: Path = Path("artifacts/default")
+    base_model: str = DEFAULT_BASE
+    text_column: str = "text"
+    label_column: str = "label"
+    validation_fraction: float = 0.1
+    test_fraction: float = 0.1
+    min_accuracy: float | None = None
+    save_pytorch: bool = True
+    train: TrainConfig = field(default_factory=TrainConfig)
+    export: ExportOptions = field(default_factory=ExportOptions)
+
+
+@dataclass
+class RunResult:
+    manifest: Manifest
+    output: Path
+    pytorch_dir: Path | None
+    notes: list[str]
+
+
+def pytorch_dir_for(output: Path) -> Path:
+    """The fine-tuned checkpoint lives beside the artifact, never inside it."""
+    output = Path(output)
+    return output.with_name(f"{output.name}-pytorch")
+
+
+def run(options: RunOptions) -> RunResult:
+    splits = load_splits(
+        options.data,
+        text_column=options.text_column,
+        label_column=options.label_column,
+        seed=options.train.seed,
+        validation_fraction=options.validation_fraction,
+        test_fraction=options.test_fraction,
+    )
+    log.info("data: %s", splits.summary)
+    tokenizer = load_tokenizer(options.base_model)
+    model = load_classifier(options.base_model, splits.label_names)
+    return train_and_export(model, tokenizer, splits, options)
+
+
+def train_and_export(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, splits: Splits, options: RunOptions
+) -> RunResult:
+    """Fine-tune, evaluate on the test split, export and check every variant, write the artifact."""
+    config = options.train
+    history = train(model, tokenizer, splits, config)
+    test_logits = predict_logits(
+        model.cpu(), tokenizer, splits.test.texts, max_length=config.max_length
+    )
+    metrics: dict[str, object] = classification_metrics(
+        splits.test.labels, test_logits.argmax(axis=1).tolist(), splits.label_names
+    )
+
+    with tempfile.TemporaryDirectory(prefix="training-run-") as work:
+        work_dir = Path(work)
+        tokenizer_json = work_dir / "tokenizer.json"
+        write_tokenizer_json(tokenizer, config.max_length, tokenizer_json)
+        exported = export_variants(
+            model,
+            tokenizer_json,
+            splits.test.texts,
+            splits.test.labels,
+            test_logits,
+            work_dir,
+            options.export,
+        )
+        figures = [work_dir / "confusion_matrix.png", work_dir / "training_curves.png"]
+        save_confusion_matrix(
+            metrics["confusion_matrix"],  # type: ignore[arg-type]
+            splits.label_names,
+            figures[0],
+            f"test split, accuracy {metrics['accuracy']:.3f}",
+        )
+        save_training_curves(history.history, history.step_losses, figures[1])
+
+        accuracy = float(metrics["accuracy"])  # type: ignore[arg-type]
+        gate = QualityGate(
+            metric="accuracy",
+            threshold=options.min_accuracy,
+            value=accuracy,
+            passed=options.min_accuracy is None or accuracy >= options.min_accuracy,
+        )
+        metrics.update(
+            {
+                "split": "test",
+                "history": history.history,
+                "best_epoch": history.best_epoch,
+                "stopped_early": history.stopped_early,
+                "train_device": history.device,
+                "config": asdict(config),
+                "export": {"parity": exported.parity, "notes": exported.notes},
+            }
+        )
+        content = ArtifactContent(
+            labels=splits.label_names,
+            max_length=config.max_length,
+            onnx_files=exported.files,
+            parity=exported.parity,
+            device_variant=exported.device_variant,
+            base_model=options.base_model,
+            dataset=dict(splits.summary),
+            metrics=metrics,
+            quality_gate=gate,
+            figures=figures,
+            do_lower_case=bool(getattr(tokenizer, "do_lower_case", True)),
+        )
+        manifest = write_artifact(options.output, content, tokenizer)
+
+    pytorch_dir = None
+    if options.save_pytorch:
+        pytorch_dir = pytorch_dir_for(options.output)
+        model.save_pretrained(pytorch_dir)
+        tokenizer.save_pretrained(pytorch_dir)
+    return RunResult(
+        manifest=manifest,
+        output=Path(options.output),
+        pytorch_dir=pytorch_dir,
+        notes=exported.notes,
+    )
