@@ -1,0 +1,115 @@
+"""Capacity search: the highest request rate one server sustains within an SLO.
+
+Load is offered at a fixed rate per step (open-loop-like: enough users, each paced to a share
+of the rate), grown geometrically until a step breaks the SLO, then bisected between the last
+good and first bad rate. A step passes when its p99 and failure ratio meet the SLO and the
+server actually kept up (achieved >= `min_achieved_fraction` of offered). The search logic is
+here and pure; `capacity_runner` measures steps with Locust.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class StepResult:
+    offered_rps: float
+    users: int
+    duration_s: float
+    requests: int
+    failures: int
+    achieved_rps: float
+    texts_rps: float
+    p50_ms: float
+    p95_ms: float
+    p99_ms: float
+    queue_p50_ms: float | None = None
+    inference_p50_ms: float | None = None
+
+
+@dataclass(frozen=True)
+class CapacitySlo:
+    p99_ms: float = 100.0
+    max_fail_ratio: float = 0.0
+    min_achieved_fraction: float = 0.95
+
+
+def step_violations(step: StepResult, slo: CapacitySlo) -> list[str]:
+    """Why a step fails the SLO (empty when it passes)."""
+    if step.requests == 0:
+        return ["no request completed"]
+    found = []
+    if step.p99_ms > slo.p99_ms:
+        found.append(f"p99 {step.p99_ms:.0f} ms > {slo.p99_ms:g} ms")
+    if step.failures / step.requests > slo.max_fail_ratio:
+        found.append(f"{step.failures} failed of {step.requests}")
+    if step.achieved_rps < slo.min_achieved_fraction * step.offered_rps:
+        found.append(f"achieved {step.achieved_rps:.1f} of {step.offered_rps:.1f} req/s offered")
+    return found
+
+
+@dataclass
+class CapacityResult:
+    slo: CapacitySlo
+    steps: list[StepResult] = field(default_factory=list)
+    best: StepResult | None = None
+    stopped_because: str = ""
+
+    @property
+    def capacity_rps(self) -> float | None:
+        """Achieved throughput of the best passing step; None when even the first step failed."""
+        return self.best.achieved_rps if self.best else None
+
+
+def search(
+    measure: Callable[[float], StepResult],
+    slo: CapacitySlo,
+    start_rps: float = 10.0,
+    growth: float = 1.5,
+    max_rps: float = 5000.0,
+    refine_steps: int = 3,
+    tolerance: float = 0.05,
+    on_step: Callable[[StepResult, list[str]], None] | None = None,
+) -> CapacityResult:
+    """Grow the offered rate by `growth` until a step fails, then bisect (at most `refine_steps`)."""
+    if start_rps <= 0 or growth <= 1 or max_rps < start_rps:
+        raise ValueError("need 0 < start_rps <= max_rps and growth > 1")
+    result = CapacityResult(slo=slo)
+
+    def passes(rate: float) -> bool:
+        step = measure(rate)
+        reasons = step_violations(step, slo)
+        result.steps.append(step)
+        if on_step:
+            on_step(step, reasons)
+        if not reasons and (result.best is None or step.achieved_rps > result.best.achieved_rps):
+            result.best = step
+        return not reasons
+
+    good: float | None = None
+    bad: float | None = None
+    rate = start_rps
+    while rate <= max_rps:
+        if not passes(rate):
+            bad = rate
+            break
+        good = rate
+        rate = min(rate * growth, max_rps) if rate < max_rps else max_rps + 1
+    if good is None:
+        result.stopped_because = f"the first step ({start_rps:g} req/s) already breaks the SLO"
+        return result
+    if bad is None:
+        result.stopped_because = f"reached --max-rps {max_rps:g} within the SLO"
+        return result
+    for _ in range(refine_steps):
+        if bad / good <= 1 + tolerance:
+            break
+        middle = (good + bad) / 2
+        if passes(middle):
+            good = middle
+        else:
+            bad = middle
+    result.stopped_because = f"SLO holds at {good:.1f} req/s offered, breaks at {bad:.1f}"
+    return result

@@ -1,0 +1,187 @@
+"""A local stand-in for the SageMaker runtime: `POST /endpoints/{name}/invocations`, forwarded to
+a server speaking the container contract.
+
+It does what matters to a load test of an endpoint: checks the SigV4 signature boto3 computed
+(recomputed with the same secret when given one), refuses bodies over 6 MiB, returns the
+container's body on success and maps a container 4xx/5xx to a 424 ModelError, as SageMaker does.
+Standard library and botocore only; one thread per connection.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+import re
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+
+MAX_PAYLOAD = 6 * 1024 * 1024
+_PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
+_AUTH = re.compile(
+    r"^AWS4-HMAC-SHA256 Credential=(?P<key>[^/]+)/(?P<date>\d{8})/(?P<region>[^/]+)/(?P<service>[^/]+)/aws4_request,"
+    r"\s*SignedHeaders=(?P<headers>[^,]+),\s*Signature=(?P<signature>[0-9a-f]{64})$"
+)
+
+
+@dataclass(frozen=True)
+class EmulatorConfig:
+    upstream: str  # base URL of the container, e.g. http://127.0.0.1:8080
+    endpoint_name: str
+    access_key: str | None = None
+    secret_key: str | None = None  # when set, signatures are recomputed and must match
+
+
+def signature_problem(
+    config: EmulatorConfig, method: str, url: str, headers: dict[str, str], body: bytes
+) -> str | None:
+    """None when the request carries a valid SigV4 signature for service `sagemaker`."""
+    match = _AUTH.match(headers.get("authorization", ""))
+    if not match:
+        return "missing or malformed SigV4 Authorization header"
+    if match["service"] != "sagemaker":
+        return f"signed for service {match['service']!r}, expected 'sagemaker'"
+    if config.access_key and match["key"] != config.access_key:
+        return "unknown access key"
+    if not config.secret_key:
+        return None
+    signed = match["headers"].split(";")
+    request = AWSRequest(
+        method=method, url=url, data=body, headers={h: headers.get(h, "") for h in signed}
+    )
+    request.context["timestamp"] = headers.get("x-amz-date", "")
+    signer = SigV4Auth(Credentials(match["key"], config.secret_key), "sagemaker", match["region"])
+    canonical = signer.canonical_request(request)
+    expected = signer.signature(signer.string_to_sign(request, canonical), request)
+    return None if hmac.compare_digest(expected, match["signature"]) else "signature does not match"
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _EmulatorServer
+    protocol_version = "HTTP/1.1"
+
+    def log_message(self, format: str, *args: Any) -> None:  # quiet: load tests make many requests
+        pass
+
+    def _reply(self, status: int, body: bytes, headers: dict[str, str]) -> None:
+        self.send_response(status)
+        for name, value in headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def _error(
+        self, status: int, kind: str, message: str, extra: dict[str, Any] | None = None
+    ) -> None:
+        body = json.dumps({"message": message, **(extra or {})}).encode()
+        self._reply(status, body, {"Content-Type": "application/json", "x-amzn-ErrorType": kind})
+
+    def do_POST(self) -> None:
+        config = self.server.config
+        body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        match = _PATH.match(self.path)
+        if not match or match[1] != config.endpoint_name:
+            return self._error(400, "ValidationError", f"Endpoint {self.path} not found.")
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        url = f"http://{self.headers.get('Host', '')}{self.path}"
+        problem = signature_problem(config, "POST", url, headers, body)
+        if problem:
+            return self._error(403, "InvalidSignatureException", problem)
+        if len(body) > MAX_PAYLOAD:
+            return self._error(413, "ValidationError", "Request payload exceeds the 6 MiB limit.")
+        forward = urllib.request.Request(
+            f"{config.upstream}/invocations",
+            data=body,
+            method="POST",
+            headers={
+                "Content-Type": headers.get("content-type", "application/json"),
+                "Accept": headers.get("accept", "*/*"),
+            },
+        )
+        try:
+            with urllib.request.urlopen(forward, timeout=60) as answer:
+                payload, content_type = answer.read(), answer.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as error:
+            original = error.read().decode("utf-8", "replace")
+            message = (
+                f'Received client error ({error.code}) from primary with message "{original}".'
+            )
+            return self._error(
+                424,
+                "ModelError",
+                message,
+                {"OriginalStatusCode": error.code, "OriginalMessage": original},
+            )
+        except OSError as error:
+            return self._error(424, "ModelError", f"Container did not answer: {error}")
+        self._reply(
+            200,
+            payload,
+            {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": "AllTraffic"},
+        )
+
+
+class _EmulatorServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def __init__(self, address: tuple[str, int], config: EmulatorConfig) -> None:
+        super().__init__(address, _Handler)
+        self.config = config
+
+
+@contextmanager
+def running_emulator(config: EmulatorConfig, port: int = 0) -> Iterator[str]:
+    """Serve on 127.0.0.1 in a background thread; yield the endpoint URL for boto3."""
+    server = _EmulatorServer(("127.0.0.1", port), config)
+    thread = threading.Thread(target=server.serve_forever, name="sagemaker-emulator", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}"
+    finally:
+        server.shutdown()
+        server.server_close()
+
+
+def serve_emulator(config: EmulatorConfig, port: int) -> None:
+    """Blocking; for `python -m loadtests emulate-sagemaker`."""
+    with _EmulatorServer(("127.0.0.1", port), config) as server:
+        server.serve_forever()
+
+
+def main(argv: list[str] | None = None) -> int:
+    import argparse
+
+    parser = argparse.ArgumentParser(
+        prog="python -m loadtests emulate-sagemaker",
+        description="Serve POST /endpoints/NAME/invocations on 127.0.0.1, forwarding to a server.",
+    )
+    parser.add_argument(
+        "--upstream", required=True, help="Base URL of the server, e.g. http://127.0.0.1:8080"
+    )
+    parser.add_argument("--endpoint-name", default="local-endpoint")
+    parser.add_argument("--port", type=int, default=8085)
+    parser.add_argument("--access-key", default=None, help="Accept only this access key id")
+    parser.add_argument(
+        "--secret-key", default=None, help="Recompute and check signatures with this secret"
+    )
+    args = parser.parse_args(argv)
+    config = EmulatorConfig(
+        args.upstream.rstrip("/"), args.endpoint_name, args.access_key, args.secret_key
+    )
+    print(
+        f"SageMaker runtime stand-in on http://127.0.0.1:{args.port} (endpoint {args.endpoint_name})",
+        flush=True,
+    )
+    with suppress(KeyboardInterrupt):
+        serve_emulator(config, args.port)
+    return 0

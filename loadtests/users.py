@@ -1,0 +1,144 @@
+"""Locust users: one for the server over HTTP (local or Compose), one for a SageMaker endpoint.
+
+Both draw the same traffic and apply the same response checks, so their statistics compare.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import random
+import time
+from typing import Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+from locust import User, task
+from locust.contrib.fasthttp import FastHttpUser
+
+from loadtests.dataset import load_texts
+from loadtests.options import TrafficSettings, traffic_settings
+from loadtests.traffic import TrafficGenerator
+from loadtests.validation import InvalidResponse, check_predictions
+
+# SageMaker real-time endpoints refuse request bodies over 6 MiB.
+SAGEMAKER_MAX_PAYLOAD = 6 * 1024 * 1024
+
+_user_numbers = itertools.count()
+
+
+def _traffic(settings: TrafficSettings) -> TrafficGenerator:
+    seed = None if settings.seed is None else settings.seed + next(_user_numbers)
+    return TrafficGenerator(
+        load_texts(settings.dataset, settings.text_column),
+        settings.mix,
+        settings.batch_min,
+        settings.batch_max,
+        random.Random(seed),
+    )
+
+
+class InvocationsUser(FastHttpUser):
+    """POST /invocations on a server speaking the SageMaker container contract (pass -H URL)."""
+
+    connection_timeout = 10.0
+    network_timeout = 65.0  # SageMaker allows 60 s per invocation; the server answers 504 before
+
+    def on_start(self) -> None:
+        self.settings = traffic_settings(self.environment.parsed_options)
+        self.traffic = _traffic(self.settings)
+
+    def wait_time(self) -> float:
+        return self.settings.think_time
+
+    @task
+    def invoke(self) -> None:
+        call = self.traffic.next()
+        headers = {"Content-Type": call.content_type, "Accept": "application/json"}
+        client: Any = self.client  # FastHttpSession accepts bytes; its annotation says str
+        with client.post(
+            "/invocations",
+            data=call.body,
+            headers=headers,
+            name=call.name,
+            catch_response=True,
+            context={"texts": len(call.texts)},
+        ) as response:
+            try:
+                check_predictions(
+                    response.status_code, response.content, len(call.texts), self.settings.labels
+                )
+            except InvalidResponse as error:
+                response.failure(str(error))
+            else:
+                response.success()
+
+
+@functools.lru_cache(maxsize=4)
+def runtime_client(region: str | None, endpoint_url: str | None) -> Any:
+    """One sagemaker-runtime client per process (thread-safe); no retries, so failures show."""
+    config = Config(
+        max_pool_connections=256,
+        connect_timeout=10,
+        read_timeout=65,
+        retries={"total_max_attempts": 1, "mode": "standard"},
+    )
+    return boto3.client(
+        "sagemaker-runtime", region_name=region, endpoint_url=endpoint_url, config=config
+    )
+
+
+class SageMakerUser(User):
+    """invoke_endpoint through boto3 (real SigV4 signing, 6 MiB limit); reported as Locust requests."""
+
+    def on_start(self) -> None:
+        options = self.environment.parsed_options
+        self.settings = traffic_settings(options)
+        self.traffic = _traffic(self.settings)
+        self.endpoint_name = options.endpoint_name
+        self.runtime = runtime_client(options.region, options.endpoint_url)
+
+    def wait_time(self) -> float:
+        return self.settings.think_time
+
+    @task
+    def invoke(self) -> None:
+        call = self.traffic.next()
+        started, start_time = time.perf_counter(), time.time()
+        outcome = self._invoke(call.content_type, call.body, len(call.texts))
+        length, error = (outcome, None) if isinstance(outcome, int) else (0, outcome)
+        self.environment.events.request.fire(
+            request_type="invoke_endpoint",
+            name=call.name,
+            start_time=start_time,
+            response_time=(time.perf_counter() - started) * 1000,
+            response_length=length,
+            response=None,
+            context={"texts": len(call.texts)},
+            exception=error,
+        )
+
+    def _invoke(self, content_type: str, body: bytes, texts: int) -> int | Exception:
+        """Bytes received on success, else the error to report (one line)."""
+        if len(body) > SAGEMAKER_MAX_PAYLOAD:
+            return InvalidResponse(
+                f"body of {len(body)} bytes exceeds SageMaker's 6 MiB limit (not sent)"
+            )
+        try:
+            answer = self.runtime.invoke_endpoint(
+                EndpointName=self.endpoint_name,
+                ContentType=content_type,
+                Accept="application/json",
+                Body=body,
+            )
+            payload = answer["Body"].read()
+            check_predictions(200, payload, texts, self.settings.labels)
+        except ClientError as error:
+            details = error.response.get("Error", {})
+            return InvalidResponse(
+                f"{details.get('Code', 'ClientError')}: {details.get('Message', '')}"[:200]
+            )
+        except (BotoCoreError, InvalidResponse) as error:
+            return error
+        return len(payload)
