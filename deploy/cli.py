@@ -1,0 +1,34 @@
+"""`python -m deploy`: from a trained artifact to a live SageMaker endpoint, and back."""
+
+from __future__ import annotations
+
+import typer
+
+from deploy.commands import models, operate, release
+
+app = typer.Typer(
+    name="deploy",
+    help="Deploy the headline classifier to Amazon SageMaker (ECR, S3, endpoints, batch).",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+
+for command in (
+    release.push,
+    release.upload,
+    models.register,
+    models.approve,
+    release.deploy,
+    release.rollback,
+    operate.autoscale,
+    operate.status,
+    operate.invoke,
+    models.transform,
+    operate.delete,
+):
+    app.command()(command)
+
+
+def main() -> None:
+    app()

@@ -1,0 +1,1 @@
+"""The CLI's commands, grouped by stage; `deploy.cli` registers them."""

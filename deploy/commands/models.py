@@ -1,0 +1,196 @@
+"""register, approve, transform: the model registry and batch inference."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deploy import config, names, registry
+from deploy import transform as batch
+from deploy.artifacts import open_artifact
+from deploy.commands.sources import (
+    ArtifactOpt,
+    ModelDataOpt,
+    PackageOpt,
+    UncompressedOpt,
+    model_environment,
+    preflight_role,
+    require_image,
+    resolve_source,
+    upload_artifact,
+)
+from deploy.endpoint import create_model
+from deploy.errors import ConfigError
+from deploy.options import (
+    DEFAULT_INSTANCE,
+    DEFAULT_PREFIX,
+    Bucket,
+    Environment,
+    Image,
+    InstanceType,
+    KmsKey,
+    PollInterval,
+    Prefix,
+    Profile,
+    Region,
+    RoleArn,
+    Timeout,
+    connect,
+    guarded,
+    out,
+    poll,
+    show,
+)
+from deploy.storage import Uploader
+
+Group = Annotated[str, typer.Option(envvar="DEPLOY_PACKAGE_GROUP", help="Model package group.")]
+DEFAULT_GROUP = "headline-topics"
+
+
+@guarded
+def register(
+    artifact: Annotated[Path, typer.Argument(help="Artifact directory or model.tar.gz.")],
+    min_accuracy: Annotated[
+        float, typer.Option(help="Quality gate: refuse below this test accuracy.")
+    ],
+    group: Group = DEFAULT_GROUP,
+    image: Image = None,
+    bucket: Bucket = None,
+    prefix: Prefix = DEFAULT_PREFIX,
+    uncompressed: UncompressedOpt = False,
+    kms_key_id: KmsKey = None,
+    instance_type: Annotated[
+        list[str] | None, typer.Option(help="Supported instance types (repeatable).")
+    ] = None,
+    env: Environment = None,
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Quality gate, then register the artifact as a model package pending manual approval."""
+    if not 0.0 <= min_accuracy <= 1.0:
+        raise ConfigError("--min-accuracy must be between 0 and 1")
+    config.resource_name(group, "--group")
+    bucket_name = config.bucket(bucket)
+    types = [config.instance_type(t) for t in (instance_type or [DEFAULT_INSTANCE])]
+    environment = model_environment(env)
+    local, _ = open_artifact(artifact)
+    accuracy = registry.quality_gate(local, min_accuracy)
+    out.print(f"quality gate passed: accuracy {accuracy:.4f} >= {min_accuracy:.4f}")
+    aws = connect(region, profile)
+    checked_image = require_image(aws, image)
+    data, _ = upload_artifact(aws, artifact, bucket_name, prefix, uncompressed, kms_key_id)
+    arn = registry.register(
+        aws,
+        Uploader(aws, bucket_name, kms_key_id),
+        group,
+        local,
+        data,
+        checked_image,
+        prefix,
+        environment,
+        types,
+    )
+    show("model package", arn)
+    show("status", "PendingManualApproval")
+
+
+@guarded
+def approve(
+    package: Annotated[str, typer.Argument(help="Package ARN, GROUP/VERSION, or GROUP (newest).")],
+    reject: Annotated[bool, typer.Option(help="Reject instead of approving.")] = False,
+    note: Annotated[str, typer.Option(help="Approval description.")] = "",
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Approve (or reject) a registered model package."""
+    aws = connect(region, profile)
+    arn = registry.resolve_package(aws, package)
+    status = registry.STATUSES["reject" if reject else "approve"]
+    registry.set_status(aws, arn, status, note or f"{status} from the deploy CLI")
+    show("model package", arn)
+    show("status", status)
+
+
+@guarded
+def transform(
+    input_uri: Annotated[
+        str, typer.Option("--input", help="s3:// prefix of JSON Lines or CSV files.")
+    ],
+    output_uri: Annotated[
+        str | None, typer.Option("--output", help="s3:// prefix for results.")
+    ] = None,
+    data_format: Annotated[
+        str, typer.Option("--format", help="jsonl or csv (one text per line).")
+    ] = "jsonl",
+    artifact: ArtifactOpt = None,
+    model_data: ModelDataOpt = None,
+    package: PackageOpt = None,
+    image: Image = None,
+    role_arn: RoleArn = None,
+    bucket: Bucket = None,
+    prefix: Prefix = DEFAULT_PREFIX,
+    uncompressed: UncompressedOpt = False,
+    kms_key_id: KmsKey = None,
+    instance_type: InstanceType = DEFAULT_INSTANCE,
+    instance_count: Annotated[int, typer.Option(help="Instances for the job.")] = 1,
+    max_concurrent: Annotated[
+        int | None, typer.Option(help="Override the server's execution parameters.")
+    ] = None,
+    max_payload_mb: Annotated[
+        int | None, typer.Option(help="Override the server's execution parameters.")
+    ] = None,
+    job_name: Annotated[
+        str, typer.Option(help="Base of the job name (a version is appended).")
+    ] = "headline-transform",
+    env: Environment = None,
+    timeout: Timeout = 3600,
+    poll_interval: PollInterval = 30,
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Run a batch transform job with the serving image over an S3 prefix."""
+    config.s3_uri(input_uri, "--input")
+    if data_format not in batch.CONTENT_TYPES:
+        raise ConfigError("--format must be jsonl or csv")
+    role = config.role_arn(role_arn)
+    config.instance_type(instance_type)
+    config.positive(instance_count, "--instance-count", 100)
+    config.resource_name(job_name, "--job-name")
+    name = names.versioned(job_name)
+    if output_uri is None:
+        output_uri = f"s3://{config.bucket(bucket)}/{prefix.strip('/')}/transform/{name}/"
+    config.s3_uri(output_uri, "--output")
+    waiting = poll(timeout, poll_interval)
+    environment = model_environment(env)
+    aws = connect(region, profile)
+    source = resolve_source(
+        aws,
+        artifact,
+        model_data,
+        package,
+        image,
+        bucket,
+        prefix,
+        uncompressed,
+        kms_key_id,
+        environment,
+    )
+    preflight_role(aws, role)
+    create_model(aws, name, role, source, job_name)
+    spec = batch.TransformSpec(
+        job_name=name,
+        model_name=name,
+        input_uri=input_uri,
+        output_uri=output_uri,
+        data_format=data_format,
+        instance_type=instance_type,
+        instance_count=instance_count,
+        max_concurrent=max_concurrent,
+        max_payload_mb=max_payload_mb,
+        kms_key_id=kms_key_id,
+    )
+    batch.run(aws, spec, waiting, out)
+    show("transform job", name)
+    show("output", output_uri)

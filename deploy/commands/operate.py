@@ -1,0 +1,216 @@
+"""autoscale, invoke, status, delete: running and retiring an endpoint."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+
+from deploy import autoscale as scaling
+from deploy import config, teardown
+from deploy import invoke as runtime
+from deploy.endpoint import describe_endpoint
+from deploy.errors import ConfigError, DeployError
+from deploy.options import (
+    DEFAULT_ENDPOINT,
+    Endpoint,
+    Profile,
+    Region,
+    connect,
+    guarded,
+    out,
+    show,
+)
+
+Variant = Annotated[str, typer.Option(help="Production variant name.")]
+
+
+@guarded
+def autoscale(
+    endpoint: Endpoint = DEFAULT_ENDPOINT,
+    min_capacity: Annotated[int, typer.Option("--min", help="Fewest instances.")] = 1,
+    max_capacity: Annotated[int, typer.Option("--max", help="Most instances.")] = 4,
+    metric: Annotated[
+        str,
+        typer.Option(
+            help="concurrency (per model copy, high resolution) or invocations (per instance per minute)."
+        ),
+    ] = "concurrency",
+    target: Annotated[float, typer.Option(help="Target value of the metric per instance.")] = 8.0,
+    scale_in_cooldown: Annotated[
+        int, typer.Option(help="Seconds after a scale-in before the next.")
+    ] = 300,
+    scale_out_cooldown: Annotated[
+        int, typer.Option(help="Seconds after a scale-out before the next.")
+    ] = 60,
+    off: Annotated[bool, typer.Option("--off", help="Remove autoscaling instead.")] = False,
+    variant: Variant = "AllTraffic",
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Target-tracking autoscaling for the endpoint's variant (or --off to remove it)."""
+    config.resource_name(endpoint, "--endpoint")
+    if metric not in scaling.METRICS:
+        raise ConfigError(f"--metric must be one of {', '.join(scaling.METRICS)}")
+    config.positive(min_capacity, "--min", 100)
+    config.positive(max_capacity, "--max", 100)
+    if min_capacity > max_capacity:
+        raise ConfigError(f"--min {min_capacity} is above --max {max_capacity}")
+    if target <= 0 or scale_in_cooldown < 0 or scale_out_cooldown < 0:
+        raise ConfigError("--target must be positive and cooldowns not negative")
+    aws = connect(region, profile)
+    described = describe_endpoint(aws, endpoint)
+    if described is None:
+        raise DeployError(f"endpoint {endpoint} does not exist; deploy it first")
+    if off:
+        removed = scaling.disable(aws, endpoint, variant)
+        show("autoscaling", "removed" if removed else "was not configured")
+        return
+    if described["EndpointStatus"] != "InService":
+        raise DeployError(
+            f"endpoint {endpoint} is {described['EndpointStatus']}; autoscale it once InService"
+        )
+    arn = scaling.enable(
+        aws,
+        endpoint,
+        variant,
+        min_capacity,
+        max_capacity,
+        metric,
+        target,
+        scale_in_cooldown,
+        scale_out_cooldown,
+    )
+    show(
+        "autoscaling",
+        f"{min_capacity}-{max_capacity} instances, {scaling.METRICS[metric]} target {target:g}",
+    )
+    show("policy", arn)
+
+
+@guarded
+def invoke(
+    endpoint: Endpoint = DEFAULT_ENDPOINT,
+    text: Annotated[list[str] | None, typer.Option(help="Text to classify (repeatable).")] = None,
+    body_file: Annotated[
+        Path | None, typer.Option("--file", help="Send this file as the body.")
+    ] = None,
+    content_type: Annotated[
+        str, typer.Option(help="application/json, text/csv or application/jsonlines.")
+    ] = "application/json",
+    accept: Annotated[str, typer.Option(help="Response media type.")] = "application/json",
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Call the endpoint through sagemaker-runtime; print the answer and the latency."""
+    config.resource_name(endpoint, "--endpoint")
+    if bool(text) == bool(body_file):
+        raise ConfigError("give --text (repeatable) or --file")
+    if body_file is not None:
+        if not body_file.is_file():
+            raise ConfigError(f"--file {body_file}: no such file")
+        body = body_file.read_bytes()
+    else:
+        body = runtime.body_for(text or [], content_type)
+    aws = connect(region, profile)
+    answer = runtime.invoke(aws, endpoint, body, content_type, accept)
+    out.print(answer.body, markup=False, soft_wrap=True)
+    show("latency", f"{answer.latency_ms:.1f} ms (client side, variant {answer.variant or '?'})")
+
+
+def _endpoint_table(aws: Any, endpoint: dict[str, Any]) -> Table:
+    table = Table(title=f"endpoint {endpoint['EndpointName']}", show_header=False)
+    table.add_row("status", endpoint["EndpointStatus"])
+    if endpoint.get("FailureReason"):
+        table.add_row("failure reason", endpoint["FailureReason"])
+    table.add_row("config", endpoint["EndpointConfigName"])
+    described = aws.sagemaker.describe_endpoint_config(
+        EndpointConfigName=endpoint["EndpointConfigName"]
+    )
+    for variant in described["ProductionVariants"]:
+        table.add_row(
+            "variant",
+            f"{variant['VariantName']}: {variant['InstanceType']} x {variant['InitialInstanceCount']}",
+        )
+        model = aws.sagemaker.describe_model(ModelName=variant["ModelName"])
+        container = model.get("PrimaryContainer", {})
+        table.add_row("model", variant["ModelName"])
+        table.add_row("image", container.get("Image") or container.get("ModelPackageName", "?"))
+        target = scaling.current(aws, endpoint["EndpointName"], variant["VariantName"])
+        table.add_row(
+            "autoscaling", f"{target['MinCapacity']}-{target['MaxCapacity']}" if target else "off"
+        )
+    table.add_row("last modified", str(endpoint.get("LastModifiedTime", "")))
+    return table
+
+
+@guarded
+def status(
+    endpoint: Endpoint = DEFAULT_ENDPOINT,
+    group: Annotated[
+        str | None, typer.Option(help="Also list this model package group's versions.")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="Print DescribeEndpoint as JSON.")
+    ] = False,
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Show the endpoint (status, config, instances, image, autoscaling) and model packages."""
+    config.resource_name(endpoint, "--endpoint")
+    aws = connect(region, profile)
+    described = describe_endpoint(aws, endpoint)
+    if as_json:
+        out.print_json(json.dumps(described, default=str))
+    elif described is None:
+        show("endpoint", f"{endpoint} does not exist")
+    else:
+        out.print(_endpoint_table(aws, described))
+    if group:
+        packages = aws.sagemaker.list_model_packages(
+            ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
+        )
+        table = Table("version", "approval", "created", "arn", title=f"model packages in {group}")
+        for item in packages["ModelPackageSummaryList"]:
+            table.add_row(
+                str(item.get("ModelPackageVersion", "")),
+                item["ModelApprovalStatus"],
+                str(item["CreationTime"]),
+                item["ModelPackageArn"],
+            )
+        out.print(table)
+    if described is None and not as_json:
+        raise typer.Exit(1)
+
+
+@guarded
+def delete(
+    endpoint: Endpoint = DEFAULT_ENDPOINT,
+    images: Annotated[
+        bool, typer.Option(help="Also delete the ECR images the models used.")
+    ] = False,
+    artifacts: Annotated[bool, typer.Option(help="Also delete the models' data in S3.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")] = False,
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Delete the endpoint, its configs and models (and optionally images and model data)."""
+    config.resource_name(endpoint, "--endpoint")
+    aws = connect(region, profile)
+    plan = teardown.make_plan(aws, endpoint)
+    if plan.empty:
+        show("nothing to delete", endpoint)
+        return
+    out.print(
+        f"will delete: endpoint {endpoint if plan.endpoint_exists else '(gone)'}, "
+        f"{len(plan.configs)} configs, {len(plan.models)} models"
+        + (f", {len(plan.images)} images" if images else "")
+        + (f", {len(plan.data_uris)} model data locations" if artifacts else ""),
+        markup=False,
+    )
+    if not yes and not typer.confirm("proceed?", default=False):
+        raise typer.Exit(1)
+    teardown.execute(aws, plan, images, artifacts, out)

@@ -1,0 +1,229 @@
+"""push, upload, deploy, rollback: from a local image and artifact to a live endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from deploy import config, ecr, invoke
+from deploy.commands.sources import (
+    ArtifactOpt,
+    ModelDataOpt,
+    PackageOpt,
+    UncompressedOpt,
+    model_environment,
+    preflight_role,
+    resolve_source,
+    upload_artifact,
+)
+from deploy.endpoint import EndpointDeployer, EndpointSpec, describe_endpoint
+from deploy.errors import ConfigError, DeployError
+from deploy.options import (
+    DEFAULT_ENDPOINT,
+    DEFAULT_INSTANCE,
+    DEFAULT_PREFIX,
+    DEFAULT_REPOSITORY,
+    Bucket,
+    Endpoint,
+    Environment,
+    Image,
+    InstanceType,
+    KmsKey,
+    PollInterval,
+    Prefix,
+    Profile,
+    Region,
+    Repository,
+    RoleArn,
+    Timeout,
+    connect,
+    guarded,
+    out,
+    poll,
+    show,
+)
+
+
+@guarded
+def push(
+    local_image: Annotated[
+        str, typer.Argument(help="Local image to push, e.g. headline-serve:latest.")
+    ],
+    tag: Annotated[str, typer.Option(help="Tag in ECR (use a new one per build).")],
+    repository: Repository = DEFAULT_REPOSITORY,
+    immutable_tags: Annotated[bool, typer.Option(help="Make tags immutable.")] = False,
+    keep_images: Annotated[int, typer.Option(help="Lifecycle policy: images to keep.")] = 10,
+    registry_host: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DEPLOY_REGISTRY_HOST",
+            help="Push to this registry host instead of ECR's (mirror, tests).",
+        ),
+    ] = None,
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Create the ECR repository if needed (scan on push, lifecycle policy) and push the image."""
+    config.repository(repository)
+    config.image_tag(tag)
+    config.positive(keep_images, "--keep-images", 1000)
+    aws = connect(region, profile)
+    pushed = ecr.push(aws, local_image, repository, tag, immutable_tags, keep_images, registry_host)
+    show("image", pushed.uri)
+    show("digest", pushed.digest)
+
+
+@guarded
+def upload(
+    artifact: Annotated[Path, typer.Argument(help="Artifact directory or model.tar.gz.")],
+    bucket: Bucket = None,
+    prefix: Prefix = DEFAULT_PREFIX,
+    uncompressed: UncompressedOpt = False,
+    kms_key_id: KmsKey = None,
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Validate the artifact and put it in S3 (encrypted, checksummed, versioned key)."""
+    bucket_name = config.bucket(bucket)
+    aws = connect(region, profile)
+    data, manifest = upload_artifact(aws, artifact, bucket_name, prefix, uncompressed, kms_key_id)
+    show("model version", manifest.model_version)
+    show("model data", data.uri)
+
+
+@guarded
+def deploy(
+    endpoint: Endpoint = DEFAULT_ENDPOINT,
+    artifact: ArtifactOpt = None,
+    model_data: ModelDataOpt = None,
+    package: PackageOpt = None,
+    image: Image = None,
+    role_arn: RoleArn = None,
+    bucket: Bucket = None,
+    prefix: Prefix = DEFAULT_PREFIX,
+    uncompressed: UncompressedOpt = False,
+    kms_key_id: KmsKey = None,
+    instance_type: InstanceType = DEFAULT_INSTANCE,
+    instance_count: Annotated[int, typer.Option(help="Instances behind the endpoint.")] = 1,
+    startup_timeout: Annotated[
+        int, typer.Option(help="ContainerStartupHealthCheckTimeoutInSeconds.")
+    ] = 600,
+    download_timeout: Annotated[int, typer.Option(help="ModelDataDownloadTimeoutInSeconds.")] = 600,
+    volume_size: Annotated[
+        int | None, typer.Option(help="ML storage volume in GB (EBS-backed types only).")
+    ] = None,
+    capture_percent: Annotated[int, typer.Option(help="Data capture sampling %, 0 = off.")] = 0,
+    rollback_alarm: Annotated[
+        list[str] | None,
+        typer.Option(help="CloudWatch alarm that rolls a blue/green update back (repeatable)."),
+    ] = None,
+    smoke_text: Annotated[
+        str | None,
+        typer.Option(help="Invoke with this text once InService; roll back an update if it fails."),
+    ] = None,
+    env: Environment = None,
+    timeout: Timeout = 1800,
+    poll_interval: PollInterval = 15,
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Create the endpoint, or move it to a new version blue/green; wait until InService."""
+    config.resource_name(endpoint, "--endpoint")
+    role = config.role_arn(role_arn)
+    config.instance_type(instance_type)
+    config.positive(instance_count, "--instance-count", 100)
+    config.positive(startup_timeout, "--startup-timeout", 3600)
+    config.positive(download_timeout, "--download-timeout", 3600)
+    if volume_size is not None:
+        config.positive(volume_size, "--volume-size", 512)
+    if not 0 <= capture_percent <= 100:
+        raise ConfigError("--capture-percent must be between 0 and 100")
+    environment = model_environment(env)
+    waiting = poll(timeout, poll_interval)
+    if capture_percent and not bucket:
+        raise ConfigError("--capture-percent needs --bucket for the captured data")
+    aws = connect(region, profile)
+    source = resolve_source(
+        aws,
+        artifact,
+        model_data,
+        package,
+        image,
+        bucket,
+        prefix,
+        uncompressed,
+        kms_key_id,
+        environment,
+    )
+    preflight_role(aws, role)
+    spec = EndpointSpec(
+        endpoint_name=endpoint,
+        instance_type=instance_type,
+        instance_count=instance_count,
+        startup_health_timeout_s=startup_timeout,
+        model_download_timeout_s=download_timeout,
+        volume_size_gb=volume_size,
+        capture_uri=f"s3://{bucket}/{prefix.strip('/')}/capture/{endpoint}"
+        if capture_percent
+        else None,
+        capture_percent=capture_percent,
+        rollback_alarms=tuple(rollback_alarm or ()),
+    )
+
+    def smoke(name: str) -> None:
+        if smoke_text is None:
+            return
+        body = invoke.body_for([smoke_text], "application/json")
+        answer = invoke.invoke(aws, name, body, "application/json", "application/json")
+        out.print(
+            f"smoke test: {answer.latency_ms:.0f} ms {answer.body[:200]}",
+            soft_wrap=True,
+            markup=False,
+        )
+
+    final = EndpointDeployer(aws, out, waiting).deploy(spec, source, role, smoke)
+    show("endpoint", f"{endpoint} InService on {final['EndpointConfigName']}")
+
+
+@guarded
+def rollback(
+    endpoint: Endpoint = DEFAULT_ENDPOINT,
+    to: Annotated[
+        str | None,
+        typer.Option(help="Endpoint config to return to (default: the one before the current)."),
+    ] = None,
+    timeout: Timeout = 1800,
+    poll_interval: PollInterval = 15,
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Move the endpoint back to an earlier endpoint config."""
+    config.resource_name(endpoint, "--endpoint")
+    waiting = poll(timeout, poll_interval)
+    aws = connect(region, profile)
+    current = describe_endpoint(aws, endpoint)
+    if current is None:
+        raise DeployError(f"endpoint {endpoint} does not exist")
+    target = to or previous_config(aws, endpoint, current["EndpointConfigName"])
+    EndpointDeployer(aws, out, waiting).rollback(endpoint, target)
+    show("endpoint", f"{endpoint} InService on {target}")
+
+
+def previous_config(aws: object, endpoint: str, current: str) -> str:
+    from deploy import names
+
+    pages = aws.sagemaker.get_paginator("list_endpoint_configs").paginate(  # type: ignore[attr-defined]
+        NameContains=endpoint, SortBy="CreationTime", SortOrder="Descending"
+    )
+    ours = [
+        item["EndpointConfigName"]
+        for page in pages
+        for item in page["EndpointConfigs"]
+        if names.belongs_to(item["EndpointConfigName"], endpoint)
+    ]
+    older = ours[ours.index(current) + 1 :] if current in ours else []
+    if not older:
+        raise DeployError(f"endpoint {endpoint} has no earlier config to roll back to")
+    return str(older[0])

@@ -1,0 +1,246 @@
+"""SageMaker Model, EndpointConfig and Endpoint: create, or update blue/green with rollback.
+
+An update never edits a config in place: it creates a new Model and EndpointConfig and asks
+SageMaker to move the endpoint onto them. SageMaker's blue/green update keeps the old fleet
+serving until the new one passes its health checks, and returns to the old config itself when
+it does not; we report that, recover an `UpdateRollbackFailed` endpoint by moving it back to the
+previous config, and roll back ourselves when the caller's smoke test fails on the new version.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from botocore.exceptions import ClientError
+from rich.console import Console
+
+from deploy import names
+from deploy.aws import Aws, tags
+from deploy.errors import DeployError
+from deploy.storage import ModelData
+from deploy.waiting import Poll, wait_until_settled
+
+ENDPOINT_TRANSIENT = frozenset(
+    {"Creating", "Updating", "SystemUpdating", "RollingBack", "Deleting"}
+)
+SmokeTest = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class EndpointSpec:
+    endpoint_name: str
+    instance_type: str = "ml.c5.xlarge"
+    instance_count: int = 1
+    variant_name: str = "AllTraffic"
+    startup_health_timeout_s: int = 600
+    model_download_timeout_s: int = 600
+    volume_size_gb: int | None = None
+    capture_uri: str | None = None
+    capture_percent: int = 0
+    termination_wait_s: int = 120
+    rollback_alarms: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class ModelSource:
+    """An uploaded artifact plus image, or an approved model package."""
+
+    image: str | None = None
+    data: ModelData | None = None
+    package_arn: str | None = None
+    environment: dict[str, str] | None = None
+
+    def container(self) -> dict[str, Any]:
+        if self.package_arn:
+            return {"ModelPackageName": self.package_arn}
+        if not self.image or not self.data:
+            raise DeployError("an image and model data (or --package) are required")
+        container: dict[str, Any] = {"Image": self.image, **self.data.container_fields()}
+        if self.environment:
+            container["Environment"] = dict(self.environment)
+        return container
+
+
+def describe_endpoint(aws: Aws, name: str) -> dict[str, Any] | None:
+    try:
+        return dict(aws.sagemaker.describe_endpoint(EndpointName=name))
+    except ClientError as exc:
+        message = str(exc.response.get("Error", {}).get("Message", ""))
+        if "Could not find endpoint" in message:
+            return None
+        raise
+
+
+def create_model(aws: Aws, name: str, role_arn: str, source: ModelSource, endpoint: str) -> str:
+    aws.sagemaker.create_model(
+        ModelName=name,
+        ExecutionRoleArn=role_arn,
+        PrimaryContainer=source.container(),
+        Tags=tags(endpoint=endpoint),
+    )
+    return name
+
+
+def create_endpoint_config(aws: Aws, name: str, model_name: str, spec: EndpointSpec) -> str:
+    variant: dict[str, Any] = {
+        "VariantName": spec.variant_name,
+        "ModelName": model_name,
+        "InstanceType": spec.instance_type,
+        "InitialInstanceCount": spec.instance_count,
+        "InitialVariantWeight": 1.0,
+        "ContainerStartupHealthCheckTimeoutInSeconds": spec.startup_health_timeout_s,
+        "ModelDataDownloadTimeoutInSeconds": spec.model_download_timeout_s,
+        "RoutingConfig": {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"},
+    }
+    if spec.volume_size_gb:
+        variant["VolumeSizeInGB"] = spec.volume_size_gb
+    request: dict[str, Any] = {
+        "EndpointConfigName": name,
+        "ProductionVariants": [variant],
+        "Tags": tags(endpoint=spec.endpoint_name),
+    }
+    if spec.capture_percent and spec.capture_uri:
+        request["DataCaptureConfig"] = {
+            "EnableCapture": True,
+            "InitialSamplingPercentage": spec.capture_percent,
+            "DestinationS3Uri": spec.capture_uri,
+            "CaptureOptions": [{"CaptureMode": "Input"}, {"CaptureMode": "Output"}],
+            "CaptureContentTypeHeader": {
+                "JsonContentTypes": ["application/json"],
+                "CsvContentTypes": ["text/csv"],
+            },
+        }
+    aws.sagemaker.create_endpoint_config(**request)
+    return name
+
+
+def _deployment_config(spec: EndpointSpec, poll: Poll) -> dict[str, Any]:
+    policy: dict[str, Any] = {
+        "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
+        "TerminationWaitInSeconds": spec.termination_wait_s,
+    }
+    if 600 <= poll.timeout_s <= 14400:
+        policy["MaximumExecutionTimeoutInSeconds"] = int(poll.timeout_s)
+    config: dict[str, Any] = {"BlueGreenUpdatePolicy": policy}
+    if spec.rollback_alarms:
+        config["AutoRollbackConfiguration"] = {
+            "Alarms": [{"AlarmName": alarm} for alarm in spec.rollback_alarms]
+        }
+    return config
+
+
+class EndpointDeployer:
+    def __init__(self, aws: Aws, console: Console, poll: Poll) -> None:
+        self.aws = aws
+        self.console = console
+        self.poll = poll
+
+    def _wait(self, name: str) -> dict[str, Any]:
+        return wait_until_settled(
+            lambda: dict(self.aws.sagemaker.describe_endpoint(EndpointName=name)),
+            "EndpointStatus",
+            ENDPOINT_TRANSIENT,
+            f"endpoint {name}",
+            self.poll,
+            self.console,
+        )
+
+    def deploy(
+        self, spec: EndpointSpec, source: ModelSource, role_arn: str, smoke: SmokeTest | None = None
+    ) -> dict[str, Any]:
+        """Create the endpoint or move it to a new version; return its final description."""
+        name = spec.endpoint_name
+        existing = describe_endpoint(self.aws, name)
+        if existing is not None:
+            status = existing["EndpointStatus"]
+            if status in ENDPOINT_TRANSIENT:
+                raise DeployError(
+                    f"endpoint {name} is {status}; wait until it settles (`python -m deploy status {name}`)"
+                )
+            if status == "Failed":
+                raise DeployError(
+                    f"endpoint {name} is Failed ({existing.get('FailureReason', 'no reason given')}); "
+                    f"SageMaker only allows deleting it: `python -m deploy delete {name}`"
+                )
+        version = names.versioned(name)
+        create_model(self.aws, version, role_arn, source, name)
+        create_endpoint_config(self.aws, version, version, spec)
+        self.console.print(f"model and endpoint config [bold]{version}[/bold] created")
+        if existing is None:
+            return self._create(name, version, smoke)
+        return self._update(spec, existing["EndpointConfigName"], version, smoke)
+
+    def _create(self, name: str, config: str, smoke: SmokeTest | None) -> dict[str, Any]:
+        self.aws.sagemaker.create_endpoint(
+            EndpointName=name, EndpointConfigName=config, Tags=tags(endpoint=name)
+        )
+        final = self._wait(name)
+        if final["EndpointStatus"] != "InService":
+            raise DeployError(
+                f"endpoint {name} is {final['EndpointStatus']}: "
+                f"{final.get('FailureReason', 'no reason given')} (CloudWatch logs: "
+                f"/aws/sagemaker/Endpoints/{name}); remove it with `python -m deploy delete {name}`"
+            )
+        if smoke:
+            smoke(name)
+        return final
+
+    def _update(
+        self, spec: EndpointSpec, previous: str, config: str, smoke: SmokeTest | None
+    ) -> dict[str, Any]:
+        name = spec.endpoint_name
+        self.console.print(f"updating {name}: {previous} -> {config} (blue/green)")
+        self.aws.sagemaker.update_endpoint(
+            EndpointName=name,
+            EndpointConfigName=config,
+            DeploymentConfig=_deployment_config(spec, self.poll),
+        )
+        final = self._wait(name)
+        status, reason = final["EndpointStatus"], final.get("FailureReason", "no reason given")
+        if status == "InService" and final["EndpointConfigName"] == config:
+            if smoke:
+                try:
+                    smoke(name)
+                except DeployError as exc:
+                    self.rollback(name, previous)
+                    raise DeployError(
+                        f"the new version failed its smoke test ({exc}); rolled back to {previous}"
+                    ) from exc
+            return final
+        if status == "InService":
+            self._discard(config)
+            raise DeployError(
+                f"update of {name} failed ({reason}); SageMaker kept {final['EndpointConfigName']} serving"
+            )
+        if status == "UpdateRollbackFailed":
+            self.rollback(name, previous)
+            raise DeployError(f"update of {name} failed ({reason}); rolled back to {previous}")
+        raise DeployError(
+            f"endpoint {name} is {status} after the update: {reason}; "
+            f"SageMaker only allows deleting it: `python -m deploy delete {name}`"
+        )
+
+    def rollback(self, name: str, config: str) -> dict[str, Any]:
+        """Move the endpoint back onto an earlier config and wait for it."""
+        self.console.print(f"[yellow]rolling {name} back to {config}[/yellow]")
+        self.aws.sagemaker.update_endpoint(EndpointName=name, EndpointConfigName=config)
+        final = self._wait(name)
+        if final["EndpointStatus"] != "InService":
+            raise DeployError(
+                f"rollback of {name} to {config} ended {final['EndpointStatus']}: "
+                f"{final.get('FailureReason', 'no reason given')}"
+            )
+        return final
+
+    def _discard(self, version: str) -> None:
+        """Remove a config and model that never served, best effort."""
+        for call, key in (
+            (self.aws.sagemaker.delete_endpoint_config, "EndpointConfigName"),
+            (self.aws.sagemaker.delete_model, "ModelName"),
+        ):
+            try:
+                call(**{key: version})
+            except ClientError:
+                self.console.print(f"[dim]could not remove {version}; `delete` will[/dim]")

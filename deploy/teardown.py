@@ -1,0 +1,103 @@
+"""Delete an endpoint and everything `deploy` made for it; optionally its images and data.
+
+Only resources whose names `deploy.names.versioned` derived from the endpoint name are
+touched, so other models and configs in the account are safe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rich.console import Console
+
+from deploy import autoscale, names
+from deploy.aws import Aws
+from deploy.config import ECR_IMAGE, split_s3_uri
+from deploy.endpoint import describe_endpoint
+from deploy.storage import ModelData
+
+
+@dataclass
+class Plan:
+    endpoint: str
+    endpoint_exists: bool = False
+    autoscaling: bool = False
+    configs: list[str] = field(default_factory=list)
+    models: list[str] = field(default_factory=list)
+    images: set[tuple[str, str]] = field(default_factory=set)
+    data_uris: set[str] = field(default_factory=set)
+
+    @property
+    def empty(self) -> bool:
+        return not (self.endpoint_exists or self.configs or self.models)
+
+
+def _names(pages: object, list_key: str, name_key: str, endpoint: str) -> list[str]:
+    found: list[str] = []
+    for page in pages:  # type: ignore[attr-defined]
+        found += [item[name_key] for item in page[list_key]]
+    return sorted(name for name in found if names.belongs_to(name, endpoint))
+
+
+def make_plan(aws: Aws, endpoint: str, variant: str = "AllTraffic") -> Plan:
+    plan = Plan(endpoint)
+    plan.endpoint_exists = describe_endpoint(aws, endpoint) is not None
+    if plan.endpoint_exists:
+        plan.autoscaling = autoscale.current(aws, endpoint, variant) is not None
+    sm = aws.sagemaker
+    plan.configs = _names(
+        sm.get_paginator("list_endpoint_configs").paginate(NameContains=endpoint),
+        "EndpointConfigs",
+        "EndpointConfigName",
+        endpoint,
+    )
+    plan.models = _names(
+        sm.get_paginator("list_models").paginate(NameContains=endpoint),
+        "Models",
+        "ModelName",
+        endpoint,
+    )
+    for model in plan.models:
+        container = sm.describe_model(ModelName=model).get("PrimaryContainer", {})
+        match = ECR_IMAGE.match(container.get("Image", ""))
+        if match and match["region"] == aws.region:
+            reference = match["digest"] or match["tag"] or "latest"
+            plan.images.add((match["repository"], reference))
+        if "ModelDataUrl" in container or "ModelDataSource" in container:
+            plan.data_uris.add(ModelData.from_container(container).uri)
+    return plan
+
+
+def execute(aws: Aws, plan: Plan, images: bool, artifacts: bool, console: Console) -> None:
+    sm = aws.sagemaker
+    if plan.autoscaling:
+        autoscale.disable(aws, plan.endpoint, "AllTraffic")
+        console.print("autoscaling removed")
+    if plan.endpoint_exists:
+        sm.delete_endpoint(EndpointName=plan.endpoint)
+        console.print(f"endpoint {plan.endpoint} deleted")
+    for config in plan.configs:
+        sm.delete_endpoint_config(EndpointConfigName=config)
+    for model in plan.models:
+        sm.delete_model(ModelName=model)
+    console.print(f"{len(plan.configs)} endpoint configs and {len(plan.models)} models deleted")
+    if images:
+        for repository, reference in sorted(plan.images):
+            image_id = {"imageDigest" if reference.startswith("sha256:") else "imageTag": reference}
+            aws.ecr.batch_delete_image(repositoryName=repository, imageIds=[image_id])
+            console.print(f"image {repository}:{reference} deleted")
+    if artifacts:
+        for uri in sorted(plan.data_uris):
+            _delete_s3(aws, uri)
+            console.print(f"model data {uri} deleted")
+
+
+def _delete_s3(aws: Aws, uri: str) -> None:
+    bucket, key = split_s3_uri(uri)
+    if not key.endswith("/"):
+        aws.s3.delete_object(Bucket=bucket, Key=key)
+        return
+    for page in aws.s3.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=key):
+        objects = [{"Key": item["Key"]} for item in page.get("Contents", [])]
+        if objects:
+            aws.s3.delete_objects(Bucket=bucket, Delete={"Objects": objects, "Quiet": True})

@@ -1,0 +1,84 @@
+"""A moto server on loopback that the CLI reaches over real HTTP, and a small fake artifact.
+
+Every test gets a clean moto state with the account set up as a user would have it: a bucket,
+the SageMaker execution role, and the serving image in ECR.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import boto3
+import fake_sagemaker
+import pytest
+from deploy_helpers import (
+    BUCKET,
+    REGION,
+    REPOSITORY,
+    ROLE_ARN,
+    ROLE_NAME,
+    Cloud,
+    make_artifact,
+)
+from moto.server import ThreadedMotoServer
+
+
+@pytest.fixture(scope="session")
+def moto_url() -> Iterator[str]:
+    saved = fake_sagemaker.install()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    try:
+        yield f"http://{host}:{port}"
+    finally:
+        server.stop()
+        fake_sagemaker.uninstall(saved)
+
+
+@pytest.fixture
+def cloud(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Cloud]:
+    urllib.request.urlopen(
+        urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10
+    ).close()
+    fake_sagemaker.SCRIPTS.clear()
+    for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "DEPLOY_IMAGE"):
+        monkeypatch.delenv(name, raising=False)
+    environment = {
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_REGION": REGION,
+        "DEPLOY_ROLE_ARN": ROLE_ARN,
+        "DEPLOY_BUCKET": BUCKET,
+        "COLUMNS": "200",
+    }
+    for key, value in environment.items():
+        monkeypatch.setenv(key, value)
+    session = boto3.Session(region_name=REGION)
+    cloud = Cloud(moto_url, session, fake_sagemaker.SCRIPTS)
+    s3 = session.client("s3")
+    s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
+    session.client("iam").create_role(
+        RoleName=ROLE_NAME,
+        AssumeRolePolicyDocument=(Path("deploy/iam/execution-role-trust.json").read_text()),
+    )
+    ecr = session.client("ecr")
+    ecr.create_repository(repositoryName=REPOSITORY)
+    manifest = {
+        "schemaVersion": 2,
+        "mediaType": "application/vnd.docker.distribution.manifest.v2+json",
+    }
+    ecr.put_image(repositoryName=REPOSITORY, imageManifest=json.dumps(manifest), imageTag="v1")
+    yield cloud
+    fake_sagemaker.SCRIPTS.clear()
+
+
+@pytest.fixture
+def artifact(tmp_path: Path) -> Path:
+    return make_artifact(tmp_path / "artifact")
