@@ -56,7 +56,7 @@ def signature_problem(
         return None
     signed = match["headers"].split(";")
     request = AWSRequest(
-        method=method, url=url, data=body, headers={h: headers.get(h, "") for h in signed}
+        method=method, url=url, data=body, headers={h: headers[h] for h in signed if h in headers}
     )
     request.context["timestamp"] = headers.get("x-amz-date", "")
     signer = SigV4Auth(Credentials(match["key"], config.secret_key), "sagemaker", match["region"])
