@@ -49,7 +49,7 @@ class Limits:
     max_batch_tokens: int
     max_batch_size: int
     max_wait_s: float = 0.0
-    max_queue_texts: int = 2048
+    max_queue_texts: int = 16384
     pad_to_bucket: bool = False
     pipeline_depth: int = 1
     """Batches handed to the inference thread at once; 2 keeps the next one ready (GPU)."""

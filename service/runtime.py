@@ -167,7 +167,9 @@ class Runtime:
     async def predict(self, texts: list[str], deadline: float) -> Prediction:
         """Tokenize, queue, and wait for the probabilities until `deadline` (perf_counter)."""
         model, batcher = self.model, self.batcher
-        if model is None or batcher is None or not self.ready:
+        # While draining, /ping is 503 but requests already on their way in are still served:
+        # uvicorn has stopped accepting connections and reads no new request on open ones.
+        if model is None or batcher is None or not batcher.healthy:
             self.metrics.rejected("not_ready")
             raise NotReady(self.not_ready_reason())
         started = time.perf_counter()

@@ -54,4 +54,7 @@ def serve(settings: Settings) -> None:
         return
     app = create_app(settings)
     server = _DrainingServer(uvicorn.Config(app, **options), app.state.runtime.begin_drain)
+    # uvicorn re-raises the SIGTERM it drained for; after a clean drain that should exit 0,
+    # which is what SageMaker and `docker stop` expect, so the re-raised signal is ignored.
+    signal.signal(signal.SIGTERM, lambda signum, frame: None)
     server.run()

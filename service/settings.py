@@ -83,10 +83,10 @@ class Settings(BaseSettings):
     max_wait_ms: float | None = Field(default=None, ge=0)
     """How long an under-full batch may wait for company while the model is idle. CPU 0, GPU 1."""
 
-    max_queue_texts: int = Field(default=2048, gt=0)
+    max_queue_texts: int = Field(default=16384, gt=0)
     """Texts waiting for the model beyond which new requests are shed with 503 and Retry-After."""
 
-    max_texts_per_request: int = Field(default=1024, gt=0)
+    max_texts_per_request: int = Field(default=4096, gt=0)
     """More texts than this in one request is 413."""
 
     pad_to_bucket: bool | None = None
