@@ -101,6 +101,7 @@ class OnnxBackend:
         device: DeviceChoice = "auto",
         precision: Precision | None = None,
         intra_op_threads: int = 1,
+        spin_wait: bool = False,
         verify_checksums: bool = True,
     ) -> None:
         import onnxruntime as ort
@@ -114,6 +115,9 @@ class OnnxBackend:
         options.intra_op_num_threads = intra_op_threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
+        options.add_session_config_entry(
+            "session.intra_op.allow_spinning", "1" if spin_wait else "0"
+        )
         try:
             self._session = ort.InferenceSession(
                 str(model_dir / variant.file), sess_options=options, providers=self.plan.providers

@@ -66,6 +66,7 @@ def _load_onnx(settings: Settings) -> Model:
         device=settings.device,
         precision=settings.precision,
         intra_op_threads=settings.resolved_intra_op_threads(),
+        spin_wait=settings.spin_wait,
     )
 
 

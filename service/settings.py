@@ -74,6 +74,10 @@ class Settings(BaseSettings):
     intra_op_threads: int = Field(default=0, ge=0)
     """ONNX Runtime threads per operator on CPU; 0 means one per core."""
 
+    spin_wait: bool = False
+    """Let ONNX Runtime's CPU threads busy-wait between operators: a little faster with the cores
+    to itself, much slower when it shares them with the HTTP loop (measured: docs/serving.md)."""
+
     max_batch_tokens: int | None = Field(default=None, gt=0)
     """Padded-token budget of one batch (longest text × texts). CPU default 1024, GPU 16384."""
 
