@@ -25,7 +25,7 @@ from loadtests import charts
 from loadtests.capacity import CapacityResult, CapacitySlo, StepResult, search, step_violations
 from loadtests.dataset import DatasetError, load_texts
 from loadtests.local_server import ServerError, local_server
-from loadtests.options import add_arguments, traffic_settings
+from loadtests.options import add_traffic_arguments, traffic_settings
 from loadtests.summary import capacity_summary
 from loadtests.traffic import TrafficError
 from loadtests.users import InvocationsUser
@@ -181,7 +181,7 @@ def _parser() -> argparse.ArgumentParser:
         "--cooldown", type=float, default=1.0, help="Seconds idle between steps"
     )
     search_group.add_argument("--report-dir", type=Path, default=Path("reports/capacity"))
-    add_arguments(parser)  # the traffic options (--dataset, --mix, ...); others are ignored here
+    add_traffic_arguments(parser)  # --dataset, --mix, --batch-max, ... as for a run
     return parser
 
 

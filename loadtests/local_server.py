@@ -69,6 +69,7 @@ def local_server(
     if ping(url):
         raise ServerError(f"port {port} is already in use")
     log_path = log_path or Path(tempfile.mkstemp(prefix="loadtest-server-", suffix=".log")[1])
+    log_path.parent.mkdir(parents=True, exist_ok=True)
     command = [
         sys.executable,
         "-m",

@@ -19,6 +19,13 @@ from loadtests.traffic import DEFAULT_MIX, RequestKind, parse_mix
 
 
 def add_arguments(parser: Any) -> None:
+    """Every option of ours: traffic, load shape, SLO gate and reports, SageMaker endpoint."""
+    add_traffic_arguments(parser)
+    _add_run_arguments(parser)
+
+
+def add_traffic_arguments(parser: Any) -> None:
+    """What the simulated users send (shared with the capacity search)."""
     traffic = parser.add_argument_group("traffic (headline-serve)")
     traffic.add_argument(
         "--dataset", default=None, help="CSV file of texts to send (default: the bundled sample)"
@@ -43,6 +50,8 @@ def add_arguments(parser: Any) -> None:
         "--seed", type=int, default=None, help="Seed for the text and request-kind draws"
     )
 
+
+def _add_run_arguments(parser: Any) -> None:
     shape = parser.add_argument_group("load shape (headline-serve); -u, -r and -t apply too")
     shape.add_argument(
         "--shape",

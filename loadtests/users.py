@@ -11,9 +11,6 @@ import random
 import time
 from typing import Any
 
-import boto3
-from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
 from locust import User, task
 from locust.contrib.fasthttp import FastHttpUser
 
@@ -78,6 +75,10 @@ class InvocationsUser(FastHttpUser):
 @functools.lru_cache(maxsize=4)
 def runtime_client(region: str | None, endpoint_url: str | None) -> Any:
     """One sagemaker-runtime client per process (thread-safe); no retries, so failures show."""
+    # boto is imported here, not at the top: it must come after Locust's gevent patching.
+    import boto3
+    from botocore.config import Config
+
     config = Config(
         max_pool_connections=256,
         connect_timeout=10,
@@ -121,6 +122,8 @@ class SageMakerUser(User):
 
     def _invoke(self, content_type: str, body: bytes, texts: int) -> int | Exception:
         """Bytes received on success, else the error to report (one line)."""
+        from botocore.exceptions import BotoCoreError, ClientError
+
         if len(body) > SAGEMAKER_MAX_PAYLOAD:
             return InvalidResponse(
                 f"body of {len(body)} bytes exceeds SageMaker's 6 MiB limit (not sent)"

@@ -16,7 +16,9 @@ def modelled_server(ceiling: float, base_ms: float = 10.0):  # type: ignore[no-u
         achieved = min(rate, ceiling)
         utilisation = min(rate / ceiling, 0.999)
         p99 = base_ms / (1 - utilisation)
-        return StepResult(rate, int(rate), 10.0, int(achieved * 10), 0, achieved, achieved, p99 / 3, p99 / 2, p99)
+        return StepResult(
+            rate, int(rate), 10.0, int(achieved * 10), 0, achieved, achieved, p99 / 3, p99 / 2, p99
+        )
 
     return measure, measured
 

@@ -11,7 +11,9 @@ from loadtests.shapes import ShapeError, ShapePlan, parse_seconds, users_at
 
 
 def test_durations_read_like_locusts_run_time() -> None:
-    assert parse_seconds("90") == 90 and parse_seconds("1m30s") == 90 and parse_seconds("2h") == 7200
+    assert (
+        parse_seconds("90") == 90 and parse_seconds("1m30s") == 90 and parse_seconds("2h") == 7200
+    )
     assert parse_seconds(None) is None and parse_seconds(5) == 5.0
     with pytest.raises(ShapeError, match="not a duration"):
         parse_seconds("soon")

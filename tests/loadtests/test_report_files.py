@@ -20,7 +20,15 @@ def log() -> samples.SampleLog:
     for i in range(100):
         ok = i % 10 != 9
         timings = {"queue_ms": 2.0, "inference_ms": 8.0, "tokenization_ms": 1.0} if ok else {}
-        log.add(1000.0 + i / 10, "/invocations json_single", 20.0 + (i % 10), ok, 1 + i % 2, 2 + i // 50, timings)
+        log.add(
+            1000.0 + i / 10,
+            "/invocations json_single",
+            20.0 + (i % 10),
+            ok,
+            1 + i % 2,
+            2 + i // 50,
+            timings,
+        )
     return log
 
 
@@ -36,9 +44,16 @@ def test_timeline_has_one_row_per_full_second(log: samples.SampleLog) -> None:
 def test_latency_split_attributes_the_rest_to_network_and_client(log: samples.SampleLog) -> None:
     split = samples.latency_split(log.frame())
     assert (split["queue_ms"] == 2).all() and (split["inference_ms"] == 8).all()
-    assert ((split["other_ms"] - (split["queue_ms"] * 0 + 13.0)).abs() < 1e-9).all()  # 24 - 11 on average
+    assert (
+        (split["other_ms"] - (split["queue_ms"] * 0 + 13.0)).abs() < 1e-9
+    ).all()  # 24 - 11 on average
     table = samples.split_percentiles(log.frame())
-    assert list(table.index) == ["client round trip", "server tokenization", "server queue", "server inference"]
+    assert list(table.index) == [
+        "client round trip",
+        "server tokenization",
+        "server queue",
+        "server inference",
+    ]
     assert table.loc["server inference", "p99"] == 8 and table.loc["server queue", "samples"] == 90
 
 
@@ -72,7 +87,9 @@ def test_run_summary_shows_verdict_entries_split_and_failures(log: samples.Sampl
 
 
 def test_capacity_summary_states_the_figure_and_the_curve() -> None:
-    result = CapacityResult(CapacitySlo(p99_ms=100), [_step(20, 150), _step(10, 12)], best=_step(10, 12))
+    result = CapacityResult(
+        CapacitySlo(p99_ms=100), [_step(20, 150), _step(10, 12)], best=_step(10, 12)
+    )
     result.stopped_because = "SLO holds at 10.0 req/s offered, breaks at 20.0"
     text = capacity_summary(result, "capacity.png")
     assert "**Capacity: 10.0 requests/s (20.0 texts/s)** per server" in text

@@ -33,7 +33,9 @@ def test_one_prediction_per_text_passes() -> None:
         (200, b'[{"label": "x", "score": NaN}]', 1, "not a probability"),
     ],
 )
-def test_broken_answers_fail_with_a_short_reason(status: int, body: bytes | None, expected: int, message: str) -> None:
+def test_broken_answers_fail_with_a_short_reason(
+    status: int, body: bytes | None, expected: int, message: str
+) -> None:
     with pytest.raises(InvalidResponse, match=message):
         check_predictions(status, body, expected)
 
@@ -44,6 +46,8 @@ def test_unknown_label_fails_when_labels_are_given() -> None:
 
 
 def test_timing_headers_are_read_case_insensitively_and_tolerantly() -> None:
-    timings = server_timings({"X-Queue-Time": "1.5", "x-inference-time": "3ms", "x-tokenization-time": "n/a"})
+    timings = server_timings(
+        {"X-Queue-Time": "1.5", "x-inference-time": "3ms", "x-tokenization-time": "n/a"}
+    )
     assert timings == {"queue_ms": 1.5, "inference_ms": 3.0, "tokenization_ms": None}
     assert server_timings(None) == {"queue_ms": None, "inference_ms": None, "tokenization_ms": None}

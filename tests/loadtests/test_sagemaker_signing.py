@@ -14,7 +14,9 @@ CONFIG = EmulatorConfig("http://127.0.0.1:1", "demo", access_key="AKIDTEST", sec
 
 
 def _signed(secret: str, service: str = "sagemaker", body: bytes = BODY) -> dict[str, str]:
-    request = AWSRequest(method="POST", url=URL, data=body, headers={"Content-Type": "application/json"})
+    request = AWSRequest(
+        method="POST", url=URL, data=body, headers={"Content-Type": "application/json"}
+    )
     SigV4Auth(Credentials("AKIDTEST", secret), service, "us-east-1").add_auth(request)
     return {name.lower(): value for name, value in request.headers.items()}
 
@@ -24,7 +26,14 @@ def test_a_correct_signature_passes() -> None:
 
 
 def test_wrong_secret_tampered_body_or_service_fail() -> None:
-    assert signature_problem(CONFIG, "POST", URL, _signed("guess"), BODY) == "signature does not match"
-    assert signature_problem(CONFIG, "POST", URL, _signed("s3cret"), b'{"inputs": "bye"}') == "signature does not match"
-    assert "expected 'sagemaker'" in (signature_problem(CONFIG, "POST", URL, _signed("s3cret", "s3"), BODY) or "")
+    assert (
+        signature_problem(CONFIG, "POST", URL, _signed("guess"), BODY) == "signature does not match"
+    )
+    assert (
+        signature_problem(CONFIG, "POST", URL, _signed("s3cret"), b'{"inputs": "bye"}')
+        == "signature does not match"
+    )
+    assert "expected 'sagemaker'" in (
+        signature_problem(CONFIG, "POST", URL, _signed("s3cret", "s3"), BODY) or ""
+    )
     assert "missing" in (signature_problem(CONFIG, "POST", URL, {}, BODY) or "")

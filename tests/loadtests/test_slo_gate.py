@@ -13,7 +13,9 @@ def test_no_targets_means_no_gate() -> None:
 
 
 def test_every_target_met_passes() -> None:
-    assert violations(GOOD, SloTargets(p95_ms=100, p99_ms=150, max_fail_ratio=0.01, min_rps=40)) == []
+    assert (
+        violations(GOOD, SloTargets(p95_ms=100, p99_ms=150, max_fail_ratio=0.01, min_rps=40)) == []
+    )
 
 
 def test_each_breach_is_named() -> None:
@@ -27,4 +29,6 @@ def test_each_breach_is_named() -> None:
 
 
 def test_a_run_without_requests_fails_any_gate() -> None:
-    assert violations(Observed(0, 0, 0, 0, 0), SloTargets(max_fail_ratio=0.5)) == ["no request completed"]
+    assert violations(Observed(0, 0, 0, 0, 0), SloTargets(max_fail_ratio=0.5)) == [
+        "no request completed"
+    ]

@@ -40,7 +40,9 @@ def test_bodies_follow_the_contract_and_keep_texts_intact() -> None:
 
 
 def test_generator_draws_kinds_by_weight_and_batches_within_bounds() -> None:
-    generator = TrafficGenerator(TEXTS, parse_mix("json_single=3,json_batch=1"), 2, 4, random.Random(7))
+    generator = TrafficGenerator(
+        TEXTS, parse_mix("json_single=3,json_batch=1"), 2, 4, random.Random(7)
+    )
     calls = [generator.next() for _ in range(2000)]
     kinds = Counter(call.kind for call in calls)
     assert set(kinds) == {"json_single", "json_batch"}
