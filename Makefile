@@ -63,3 +63,24 @@ bench-serve: setup
 
 clean:
 	rm -rf $(VENV) artifacts runs reports .pytest_cache .mypy_cache .ruff_cache
+
+## Load tests (docs/loadtesting.md): Locust against a server started for the run on $(ARTIFACT).
+## Extra Locust/our options: LOADTEST_ARGS="--shape step -u 32 --slo-p99-ms 100"; reports in reports/.
+LOADTEST_ARGS ?=
+CAPACITY_ARGS ?=
+# CI uses the default model when it is there, else a tiny real one built in seconds: the gate
+# catches a broken server or contract; its latency limits are generous on purpose.
+CI_ARTIFACT ?= $(if $(wildcard $(ARTIFACT)/manifest.json),$(ARTIFACT),artifacts/ci-tiny)
+
+loadtest: setup
+	test -f $(ARTIFACT)/manifest.json || $(PY) -m training train --output $(ARTIFACT)
+	$(PY) -m loadtests run --model-dir $(ARTIFACT) --report-dir reports/loadtest -u 8 -t 30s $(LOADTEST_ARGS)
+
+loadtest-ci: setup
+	test -f $(CI_ARTIFACT)/manifest.json || $(PY) -c "from pathlib import Path; from training.fixtures import build_tiny_artifact; build_tiny_artifact(Path('$(CI_ARTIFACT)'))"
+	$(PY) -m loadtests run --model-dir $(CI_ARTIFACT) --report-dir reports/loadtest-ci -u 4 -r 4 -t 20s \
+		--slo-p95-ms 1000 --slo-p99-ms 2000 --slo-max-fail-ratio 0 --slo-min-rps 5 $(LOADTEST_ARGS)
+
+capacity: setup
+	test -f $(ARTIFACT)/manifest.json || $(PY) -m training train --output $(ARTIFACT)
+	$(PY) -m loadtests capacity --model-dir $(ARTIFACT) --slo-p99-ms 100 --report-dir reports/capacity $(CAPACITY_ARGS)
