@@ -14,6 +14,8 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
+from service.artifact import ArtifactError, load_manifest
+
 
 class ServerError(Exception):
     """The server did not become ready; the message carries the end of its log."""
@@ -64,6 +66,10 @@ def local_server(
     log_path: Path | None = None,
 ) -> Iterator[str]:
     """Yield the base URL of a ready server on `model_dir`; terminate (then kill) it on exit."""
+    try:  # the server would wait with /ping at 503 forever on an unservable artifact: say why now
+        load_manifest(Path(model_dir), verify_checksums=False)
+    except ArtifactError as error:
+        raise ServerError(str(error)) from None
     port = port or free_port()
     url = f"http://127.0.0.1:{port}"
     if ping(url):
