@@ -32,3 +32,11 @@ def test_run_command_reports_a_bad_model_dir_in_one_line(
     assert (
         completed.stderr.strip() == f"error: {tmp_path / 'absent'}: model directory does not exist"
     )
+
+
+def test_headless_http_run_without_a_host_is_an_error_not_a_pass(run_python: RunPython) -> None:
+    completed = run_python(
+        "-m", "locust", "-f", "loadtests/locustfile.py", "--headless", "-t", "1s", timeout=60
+    )
+    assert completed.returncode == 2
+    assert "error: -H/--host is required" in completed.stderr
