@@ -8,9 +8,10 @@ tokenization, queue and inference time (from its timing headers) plus everything
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from pathlib import Path
+import math
+from array import array
 
+import numpy as np
 import pandas as pd
 
 COLUMNS = (
@@ -18,6 +19,7 @@ COLUMNS = (
     "tokenization_ms", "queue_ms", "inference_ms",
 )  # fmt: skip
 SERVER_PARTS = ("tokenization_ms", "queue_ms", "inference_ms")
+_FLOAT_COLUMNS = ("time", "latency_ms", "texts", "users", *SERVER_PARTS)
 _PART_NAMES = {
     "latency_ms": "client round trip",
     "tokenization_ms": "server tokenization",
@@ -26,11 +28,21 @@ _PART_NAMES = {
 }
 
 
-@dataclass
 class SampleLog:
-    """Append-only; one row per completed request (time is seconds since the epoch)."""
+    """Append-only, one row per completed request (time is seconds since the epoch).
 
-    rows: list[tuple[object, ...]] = field(default_factory=list)
+    Columns are typed arrays (about 60 bytes a request), so an hour at 1,000 requests/s fits
+    in a few hundred MB; a missing timing header is stored as NaN.
+    """
+
+    def __init__(self) -> None:
+        self._floats = {name: array("d") for name in _FLOAT_COLUMNS}
+        self._ok = array("b")
+        self._name_index = array("H")
+        self._names: dict[str, int] = {}
+
+    def __len__(self) -> int:
+        return len(self._ok)
 
     def add(
         self,
@@ -42,25 +54,22 @@ class SampleLog:
         users: int,
         timings: dict[str, float | None],
     ) -> None:
-        self.rows.append(
-            (
-                time,
-                name,
-                latency_ms,
-                ok,
-                texts,
-                users,
-                *(timings.get(part) for part in SERVER_PARTS),
-            )
-        )
+        values = {"time": time, "latency_ms": latency_ms, "texts": texts, "users": users}
+        for part in SERVER_PARTS:
+            value = timings.get(part)
+            values[part] = math.nan if value is None else value
+        for column, store in self._floats.items():
+            store.append(values[column])
+        self._ok.append(ok)
+        self._name_index.append(self._names.setdefault(name, len(self._names)))
 
     def frame(self) -> pd.DataFrame:
-        frame = pd.DataFrame(self.rows, columns=list(COLUMNS))
-        return frame.astype({part: "float64" for part in SERVER_PARTS})
-
-
-def read_samples(path: Path) -> pd.DataFrame:
-    return pd.read_csv(path)
+        names = np.array(list(self._names) or [""], dtype=object)
+        columns: dict[str, object] = {name: np.array(store) for name, store in self._floats.items()}
+        columns["name"] = names[np.array(self._name_index, dtype=np.intp)]
+        columns["ok"] = np.array(self._ok, dtype=bool)
+        frame = pd.DataFrame(columns, columns=list(COLUMNS))
+        return frame.astype({"texts": "int64", "users": "int64"})
 
 
 def timeline(frame: pd.DataFrame, window_s: float = 1.0) -> pd.DataFrame:
