@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import argparse
+import os
+import socket
 import sys
 from collections.abc import Sequence
 from pathlib import Path
-
-from pydantic import ValidationError
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -30,8 +30,32 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _env(*names: str, default: str) -> str:
+    return next((os.environ[n] for n in names if os.environ.get(n)), default)
+
+
+def _listen_early(args: argparse.Namespace) -> socket.socket | None:
+    """Bind before the slow imports: SageMaker expects the port open within 250 ms of start.
+
+    Connections wait in the kernel's backlog until uvicorn serves them. On any doubt (several
+    workers, a bad value, the port taken) return None and let uvicorn bind and report.
+    """
+    workers = args.workers or _env("SERVE_WORKERS", "SAGEMAKER_MODEL_SERVER_WORKERS", default="1")
+    if str(workers) != "1":
+        return None
+    host = args.host or _env("SERVE_HOST", default="0.0.0.0")
+    try:
+        port = args.port or int(_env("SERVE_PORT", "SAGEMAKER_BIND_TO_PORT", default="8080"))
+        return socket.create_server((host, port), backlog=4096)
+    except (OSError, ValueError, OverflowError):
+        return None
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
+    listening = _listen_early(args)
+    from pydantic import ValidationError
+
     overrides = {
         name: value
         for name, value in (
@@ -52,7 +76,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         sys.exit(f"serve: invalid setting {where}: {first['msg']}")
     from service.server import serve
 
-    serve(settings)
+    serve(settings, listening)
 
 
 if __name__ == "__main__":

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 from types import FrameType
 from typing import Any
 
@@ -30,7 +31,8 @@ class _DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def serve(settings: Settings) -> None:
+def serve(settings: Settings, listening: socket.socket | None = None) -> None:
+    """Serve until SIGTERM; `listening` is a socket bound early by the entry point, if any."""
     configure(settings.log_level, settings.log_format)
     options: dict[str, Any] = {
         "host": settings.host,
@@ -57,4 +59,4 @@ def serve(settings: Settings) -> None:
     # uvicorn re-raises the SIGTERM it drained for; after a clean drain that should exit 0,
     # which is what SageMaker and `docker stop` expect, so the re-raised signal is ignored.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
-    server.run()
+    server.run(sockets=[listening] if listening else None)
