@@ -10,7 +10,7 @@ from typing import Any
 
 from locust.env import Environment
 
-from loadtests.plugin import ConfigurableShape, _fail_fast, events
+from loadtests.plugin import ConfigurableShape, events, fail_fast
 from loadtests.users import InvocationsUser
 
 __all__ = ["ConfigurableShape", "InvocationsUser"]
@@ -20,7 +20,7 @@ def _require_host(environment: Environment, **_: Any) -> None:
     # Headless without a host, Locust stops at the first request yet exits 0: a CI gate would pass.
     options = environment.parsed_options
     if options is not None and options.headless and not environment.host:
-        _fail_fast("-H/--host is required, e.g. -H http://127.0.0.1:8080")
+        fail_fast("-H/--host is required, e.g. -H http://127.0.0.1:8080")
 
 
 events.init.add_listener(_require_host)

@@ -51,7 +51,7 @@ class ConfigurableShape(LoadTestShape):
         return users_at(self._plan, time.perf_counter() - self.start_time)
 
 
-def _fail_fast(message: str) -> None:
+def fail_fast(message: str) -> None:
     """Configuration errors end the run at once with one line, before any user starts."""
     sys.stderr.write(f"error: {message}\n")
     raise SystemExit(2)
@@ -68,7 +68,7 @@ def _on_init(environment: Environment, **_: Any) -> None:
         if environment.shape_class is not None:
             shape_plan(options)
     except (DatasetError, TrafficError, ShapeError) as error:
-        _fail_fast(str(error))
+        fail_fast(str(error))
     if not isinstance(environment.runner, MasterRunner):
         record_samples(environment)
 

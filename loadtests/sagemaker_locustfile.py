@@ -10,7 +10,7 @@ from typing import Any
 
 from locust.env import Environment
 
-from loadtests.plugin import ConfigurableShape, _fail_fast, events
+from loadtests.plugin import ConfigurableShape, events, fail_fast
 from loadtests.users import SageMakerUser
 
 __all__ = ["ConfigurableShape", "SageMakerUser"]
@@ -19,7 +19,7 @@ __all__ = ["ConfigurableShape", "SageMakerUser"]
 def _require_endpoint(environment: Environment, **_: Any) -> None:
     options = environment.parsed_options
     if options is not None and not options.endpoint_name:
-        _fail_fast("--endpoint-name is required for a SageMaker endpoint")
+        fail_fast("--endpoint-name is required for a SageMaker endpoint")
 
 
 events.init.add_listener(_require_endpoint)
