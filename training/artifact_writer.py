@@ -70,9 +70,16 @@ def summary_metrics(
 
 
 def write_artifact(
-    output: Path, content: ArtifactContent, tokenizer: PreTrainedTokenizerFast
+    output: Path,
+    content: ArtifactContent,
+    tokenizer: PreTrainedTokenizerFast,
+    *,
+    replace_dir: bool = True,
 ) -> Manifest:
-    """Write into a sibling temp dir, then replace `output`: readers never see half an artifact."""
+    """Write into a sibling temp dir, then replace `output`: readers never see half an artifact.
+
+    `replace_dir=False` empties `output` and moves the files in instead, for directories that
+    must stay put (SageMaker's /opt/ml/model may be a mount point)."""
     output = Path(output)
     output.parent.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=f".{output.name}-", dir=output.parent))
@@ -108,11 +115,26 @@ def write_artifact(
             render_model_card(manifest, content.metrics), encoding="utf-8"
         )
         write_manifest(staging, manifest)
-        _swap_in(staging, output)
+        if replace_dir:
+            _swap_in(staging, output)
+        else:
+            _move_into(staging, output)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     return manifest
+
+
+def _move_into(staging: Path, output: Path) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    for old in output.iterdir():
+        if old.is_dir():
+            shutil.rmtree(old)
+        else:
+            old.unlink()
+    for new in sorted(staging.iterdir()):
+        shutil.move(str(new), output / new.name)
+    staging.rmdir()
 
 
 def _swap_in(staging: Path, output: Path) -> None:

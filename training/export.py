@@ -128,14 +128,21 @@ def export_fp32(model: PreTrainedModel, out: Path) -> None:
         # Tracing warns about constants in the attention-mask helper; the parity check below
         # is what proves the graph right on real inputs.
         warnings.simplefilter("ignore", torch.jit.TracerWarning)
-        onnx_export_from_model(
-            model,
-            output=raw_dir,
-            task="text-classification",
-            opset=OPSET,
-            atol=FP32_ATOL,
-            do_validation=True,
-        )
+        # optimum copies the tokenizer from config._name_or_path, asking the hub when that is
+        # a bare name: point it at the (empty) local export dir so nothing goes to the network.
+        name_or_path = model.config._name_or_path
+        model.config._name_or_path = raw_dir
+        try:
+            onnx_export_from_model(
+                model,
+                output=raw_dir,
+                task="text-classification",
+                opset=OPSET,
+                atol=FP32_ATOL,
+                do_validation=True,
+            )
+        finally:
+            model.config._name_or_path = name_or_path
         raw = Path(raw_dir) / "model.onnx"
         _check_io(raw)
         optimize_graph(raw, out, model, use_gpu=False)

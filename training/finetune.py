@@ -143,7 +143,7 @@ def train(
 def _parameter_groups(model: PreTrainedModel, weight_decay: float) -> list[dict[str, object]]:
     """No weight decay on biases and LayerNorm weights (the usual BERT recipe)."""
     decay, no_decay = [], []
-    for name, param in model.named_parameters():
+    for param in model.parameters():
         if not param.requires_grad:
             continue
         (no_decay if param.ndim < 2 else decay).append(param)

@@ -36,6 +36,10 @@ class RunOptions:
     test_fraction: float = 0.1
     min_accuracy: float | None = None
     save_pytorch: bool = True
+    pytorch_dir: Path | None = None
+    """Where the fine-tuned PyTorch checkpoint goes; None: `<output>-pytorch` beside the artifact."""
+    replace_output: bool = True
+    """Swap the artifact directory in whole (False: fill the existing directory, e.g. a mount)."""
     train: TrainConfig = field(default_factory=TrainConfig)
     export: ExportOptions = field(default_factory=ExportOptions)
 
@@ -135,11 +139,13 @@ def train_and_export(
             figures=figures,
             do_lower_case=bool(getattr(tokenizer, "do_lower_case", True)),
         )
-        manifest = write_artifact(options.output, content, tokenizer)
+        manifest = write_artifact(
+            options.output, content, tokenizer, replace_dir=options.replace_output
+        )
 
     pytorch_dir = None
     if options.save_pytorch:
-        pytorch_dir = pytorch_dir_for(options.output)
+        pytorch_dir = options.pytorch_dir or pytorch_dir_for(options.output)
         model.save_pretrained(pytorch_dir)
         tokenizer.save_pretrained(pytorch_dir)
     return RunResult(
