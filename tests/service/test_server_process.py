@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import json
 import signal
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -108,8 +109,12 @@ def test_started_like_sagemaker_with_a_broken_artifact_it_listens_but_never_turn
     empty.mkdir()
     with serve_process(empty, tmp_path, sagemaker_style=True) as server:
         server.wait_for_ping(503)
-        ping = httpx.get(f"{server.url}/ping")
-        assert "manifest.json" in ping.json()["error"]
+        for _ in range(200):  # 503 "loading" first, then 503 "cannot be served"
+            ping = httpx.get(f"{server.url}/ping")
+            if "cannot be served" in ping.json()["error"]:
+                break
+            time.sleep(0.05)
+        assert ping.status_code == 503 and "manifest.json" in ping.json()["error"]
         assert_error(
             httpx.post(f"{server.url}/invocations", json={"inputs": "a"}), 503, "not_ready"
         )
