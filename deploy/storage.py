@@ -138,13 +138,13 @@ class Uploader:
         if compressed:
             tarball = tarball or build_tarball(artifact)
             key = f"{base}/model.tar.gz"
-            sent = self.put_file(tarball, key, progress)
-            return ModelData(f"s3://{self.bucket}/{key}", compressed=True), int(sent)
-        sent = 0
+            uploaded = self.put_file(tarball, key, progress)
+            return ModelData(f"s3://{self.bucket}/{key}", compressed=True), int(uploaded)
+        count = 0
         for path in artifact.files:
             relative = path.relative_to(artifact.directory).as_posix()
-            sent += self.put_file(path, f"{base}/model/{relative}", progress)
-        return ModelData(f"s3://{self.bucket}/{base}/model/", compressed=False), sent
+            count += int(self.put_file(path, f"{base}/model/{relative}", progress))
+        return ModelData(f"s3://{self.bucket}/{base}/model/", compressed=False), count
 
     def put_json(self, key: str, body: bytes) -> str:
         extra: dict[str, Any] = {"ServerSideEncryption": "AES256"}

@@ -75,12 +75,12 @@ def register(
     bucket_name = config.bucket(bucket)
     types = [config.instance_type(t) for t in (instance_type or [DEFAULT_INSTANCE])]
     environment = model_environment(env)
-    local, _ = open_artifact(artifact)
+    local, tarball = open_artifact(artifact)
     accuracy = registry.quality_gate(local, min_accuracy)
     out.print(f"quality gate passed: accuracy {accuracy:.4f} >= {min_accuracy:.4f}")
     aws = connect(region, profile)
     checked_image = require_image(aws, image)
-    data, _ = upload_artifact(aws, artifact, bucket_name, prefix, uncompressed, kms_key_id)
+    data, _ = upload_artifact(aws, (local, tarball), bucket_name, prefix, uncompressed, kms_key_id)
     arn = registry.register(
         aws,
         Uploader(aws, bucket_name, kms_key_id),

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from deploy import config, ecr, invoke
+from deploy import config, ecr, invoke, names
+from deploy.aws import Aws
 from deploy.commands.sources import (
     ArtifactOpt,
     ModelDataOpt,
@@ -177,10 +179,12 @@ def deploy(
             return
         body = invoke.body_for([smoke_text], "application/json")
         answer = invoke.invoke(aws, name, body, "application/json", "application/json")
+        try:
+            json.loads(answer.body)
+        except ValueError:
+            raise DeployError(f"smoke test answer is not JSON: {answer.body[:120]!r}") from None
         out.print(
-            f"smoke test: {answer.latency_ms:.0f} ms {answer.body[:200]}",
-            soft_wrap=True,
-            markup=False,
+            f"smoke test passed in {answer.latency_ms:.0f} ms: {answer.body[:200]}", markup=False
         )
 
     final = EndpointDeployer(aws, out, waiting).deploy(spec, source, role, smoke)
@@ -211,10 +215,9 @@ def rollback(
     show("endpoint", f"{endpoint} InService on {target}")
 
 
-def previous_config(aws: object, endpoint: str, current: str) -> str:
-    from deploy import names
-
-    pages = aws.sagemaker.get_paginator("list_endpoint_configs").paginate(  # type: ignore[attr-defined]
+def previous_config(aws: Aws, endpoint: str, current: str) -> str:
+    """The newest of our configs for this endpoint created before the current one."""
+    pages = aws.sagemaker.get_paginator("list_endpoint_configs").paginate(
         NameContains=endpoint, SortBy="CreationTime", SortOrder="Descending"
     )
     ours = [

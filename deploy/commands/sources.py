@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from deploy import config, ecr, registry
-from deploy.artifacts import open_artifact
+from deploy.artifacts import LocalArtifact, open_artifact
 from deploy.aws import Aws
 from deploy.endpoint import ModelSource
 from deploy.errors import ConfigError, DeployError
@@ -43,9 +43,15 @@ def model_environment(pairs: list[str] | None) -> dict[str, str]:
 
 
 def upload_artifact(
-    aws: Aws, path: Path, bucket: str, prefix: str, uncompressed: bool, kms_key_id: str | None
+    aws: Aws,
+    path: Path | tuple[LocalArtifact, Path | None],
+    bucket: str,
+    prefix: str,
+    uncompressed: bool,
+    kms_key_id: str | None,
 ) -> tuple[ModelData, Manifest]:
-    artifact, tarball = open_artifact(path)
+    """Validate (unless given already opened) and upload; a progress bar on a terminal."""
+    artifact, tarball = open_artifact(path) if isinstance(path, Path) else path
     if uncompressed and tarball is not None:
         raise ConfigError("--uncompressed needs the artifact directory, not a tarball")
     uploader = Uploader(aws, bucket, kms_key_id)

@@ -10,8 +10,9 @@ DescribeTransformJob calls report:
 
 A step is a status, optionally `:reason`. `RolledBack` puts the endpoint back InService on its
 previous config with the reason as FailureReason, as SageMaker does when an update fails.
-Scripts apply to the next create or update of that name; with no script, moto's instant
-behaviour is kept. The server runs in the test process (ThreadedMotoServer), so the patch
+A script is armed by the next create or update of that name (an update with no new script
+goes on with what is left of the current one); with no script, moto's instant behaviour is
+kept. The server runs in the test process (ThreadedMotoServer), so the patch
 reaches it; the CLI still talks to it over HTTP.
 """
 
@@ -28,7 +29,8 @@ from moto.sagemaker.responses import SageMakerResponse
 
 class Scripts:
     def __init__(self) -> None:
-        self.endpoints: dict[str, list[str]] = defaultdict(list)
+        self.endpoints: dict[str, list[str]] = defaultdict(list)  # armed by the next create/update
+        self.active: dict[str, list[str]] = defaultdict(list)
         self.transforms: dict[str, list[str]] = defaultdict(list)
         self.update_calls: list[dict[str, Any]] = []
 
@@ -40,6 +42,7 @@ class Scripts:
 
     def clear(self) -> None:
         self.endpoints.clear()
+        self.active.clear()
         self.transforms.clear()
         self.update_calls.clear()
 
@@ -72,13 +75,14 @@ def install() -> list[tuple[type, str, Any]]:
     def create_endpoint(self: Any, endpoint_name: str, **kwargs: Any) -> FakeEndpoint:
         endpoint = create(self, endpoint_name=endpoint_name, **kwargs)
         endpoint.previous_config = endpoint.endpoint_config_name
-        if SCRIPTS.endpoints.get(endpoint_name):
+        SCRIPTS.active[endpoint_name] = SCRIPTS.endpoints.pop(endpoint_name, [])
+        if SCRIPTS.active[endpoint_name]:
             endpoint.endpoint_status = "Creating"
         return endpoint
 
     def describe_endpoint(self: Any, endpoint_name: str) -> dict[str, Any]:
         endpoint = self.endpoints.get(endpoint_name)
-        steps = SCRIPTS.endpoints.get(endpoint_name)
+        steps = SCRIPTS.active.get(endpoint_name)
         if endpoint is not None and steps:
             _apply(endpoint, steps.pop(0))
         return describe(self, endpoint_name)  # type: ignore[no-any-return]
@@ -88,7 +92,7 @@ def install() -> list[tuple[type, str, Any]]:
         if endpoint is None:
             raise ValidationError(message=f"Could not find endpoint '{endpoint_name}'.")
         config = self.describe_endpoint_config(endpoint_config_name)
-        if endpoint.endpoint_status != "InService":
+        if endpoint.endpoint_status not in {"InService", "UpdateRollbackFailed"}:
             raise ValidationError(
                 message=f"Cannot update endpoint in status {endpoint.endpoint_status}."
             )
@@ -98,9 +102,11 @@ def install() -> list[tuple[type, str, Any]]:
             config["ProductionVariants"]
         )
         endpoint.failure_reason = None
-        endpoint.endpoint_status = (
-            "Updating" if SCRIPTS.endpoints.get(endpoint_name) else "InService"
+        # A new script if one was given, else what is left of the current one.
+        SCRIPTS.active[endpoint_name] = (
+            SCRIPTS.endpoints.pop(endpoint_name, None) or SCRIPTS.active[endpoint_name]
         )
+        endpoint.endpoint_status = "Updating" if SCRIPTS.active[endpoint_name] else "InService"
         return str(endpoint.arn)
 
     def describe_transform_job(self: Any, transform_job_name: str) -> dict[str, Any]:
