@@ -77,16 +77,24 @@ class BuiltImage:
 
 
 def build_image(dockerfile: str, tag: str, *build_args: str, timeout: float = 1200) -> BuiltImage:
-    """Build with the legacy builder (no BuildKit here) and note which images were new."""
+    """Build with the legacy builder (no BuildKit here) and note which images were new.
+
+    On failure the images the build made so far are removed before the test fails.
+    """
     before = set(run("docker", "images", "-aq", "--no-trunc").stdout.split())
     argv = ["docker", "build", "--force-rm", "-f", dockerfile, "-t", tag]
     for arg in build_args:
         argv += ["--build-arg", arg]
-    proc = run(*argv, ".", env={"DOCKER_BUILDKIT": "0"}, timeout=timeout)
+    proc = run(*argv, ".", env={"DOCKER_BUILDKIT": "0"}, timeout=timeout, check=False)
     # Every step prints " ---> <id>"; the build stage's images are not parents of the tag.
     step_ids = re.findall(r"^ ---> ([0-9a-f]{12})$", proc.stdout, flags=re.MULTILINE)
     full_ids = [i for s in step_ids for i in before_or_new(s, before)]
-    return BuiltImage(tag, list(dict.fromkeys(full_ids)))
+    image = BuiltImage(tag, list(dict.fromkeys(full_ids)))
+    if proc.returncode != 0:
+        remove_image(image)
+        tail = (proc.stdout + proc.stderr)[-3000:]
+        pytest.fail(f"docker build -f {dockerfile} failed:\n{tail}", pytrace=False)
+    return image
 
 
 def before_or_new(short_id: str, before: set[str]) -> list[str]:
