@@ -96,5 +96,5 @@ def create_app(
 def app_from_env() -> FastAPI:
     """uvicorn factory for worker processes: settings and logging from the environment."""
     settings = Settings()
-    configure(settings.log_level, settings.log_format)
+    configure(settings.log_level, settings.log_format, settings.access_log)
     return create_app(settings)

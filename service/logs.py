@@ -35,7 +35,7 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(entry).decode()
 
 
-def configure(level: str, fmt: str) -> None:
+def configure(level: str, fmt: str, access_log: bool = False) -> None:
     """Send `service` and uvicorn logs to stderr, as text or JSON; idempotent."""
     handler = logging.StreamHandler(sys.stderr)
     handler.addFilter(_RequestIdFilter())
@@ -52,3 +52,5 @@ def configure(level: str, fmt: str) -> None:
         logger.setLevel(
             level if name == "service" else max(logging.INFO, logging.getLevelName(level))
         )
+    # Also in worker processes, where uvicorn's own access_log flag does not reach the logger.
+    logging.getLogger("uvicorn.access").disabled = not access_log

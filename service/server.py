@@ -33,7 +33,7 @@ class _DrainingServer(uvicorn.Server):
 
 def serve(settings: Settings, listening: socket.socket | None = None) -> None:
     """Serve until SIGTERM; `listening` is a socket bound early by the entry point, if any."""
-    configure(settings.log_level, settings.log_format)
+    configure(settings.log_level, settings.log_format, settings.access_log)
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
