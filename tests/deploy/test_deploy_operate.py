@@ -1,0 +1,97 @@
+"""autoscale, invoke, status and delete against a deployed endpoint."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from deploy_helpers import BUCKET, REPOSITORY, Cloud, deploy_args, run_cli
+
+
+@pytest.fixture
+def deployed(cloud: Cloud, artifact: Path) -> Cloud:
+    result = run_cli(*deploy_args("--artifact", str(artifact)))
+    assert result.exit_code == 0, result.output
+    return cloud
+
+
+def test_autoscale_tracks_high_resolution_concurrency(deployed: Cloud) -> None:
+    result = run_cli(
+        "autoscale", "--endpoint", "headline", "--min", "1", "--max", "3", "--target", "6",
+        "--scale-in-cooldown", "400", "--scale-out-cooldown", "30",
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    scaling = deployed.client("application-autoscaling")
+    resource = "endpoint/headline/variant/AllTraffic"
+    [target] = scaling.describe_scalable_targets(
+        ServiceNamespace="sagemaker", ResourceIds=[resource]
+    )["ScalableTargets"]  # type: ignore[attr-defined]
+    assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 3)
+    [policy] = scaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=resource)[
+        "ScalingPolicies"
+    ]  # type: ignore[attr-defined]
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
+        "SageMakerVariantConcurrentRequestsPerModelHighResolution"
+    )
+    assert (tracking["TargetValue"], tracking["ScaleInCooldown"], tracking["ScaleOutCooldown"]) == (
+        6.0,
+        400,
+        30,
+    )
+    status = run_cli("status", "--endpoint", "headline")
+    assert "1-3" in status.stdout
+
+    off = run_cli("autoscale", "--endpoint", "headline", "--off")
+    assert off.exit_code == 0
+    targets = scaling.describe_scalable_targets(
+        ServiceNamespace="sagemaker", ResourceIds=[resource]
+    )  # type: ignore[attr-defined]
+    assert targets["ScalableTargets"] == []
+
+
+def test_autoscale_rejects_min_above_max_before_any_call(cloud: Cloud) -> None:
+    result = run_cli("autoscale", "--endpoint", "headline", "--min", "5", "--max", "2")
+    assert result.exit_code == 2
+    assert "--min 5 is above --max 2" in result.stderr
+
+
+def test_invoke_prints_the_answer_and_latency(deployed: Cloud) -> None:
+    deployed.endpoint_results('{"predictions": [{"label": "sports", "score": 0.97}]}')
+    result = run_cli("invoke", "--endpoint", "headline", "--text", "Cup final tonight")
+    assert result.exit_code == 0, result.output
+    assert '"label": "sports"' in result.stdout
+    assert "latency:" in result.stdout and " ms " in result.stdout
+
+
+def test_status_shows_the_endpoint_and_says_when_there_is_none(deployed: Cloud) -> None:
+    result = run_cli("status", "--endpoint", "headline")
+    assert result.exit_code == 0, result.output
+    assert "InService" in result.stdout and "ml.c5.xlarge x 1" in result.stdout
+    missing = run_cli("status", "--endpoint", "nothing-here")
+    assert missing.exit_code == 1
+    assert "does not exist" in missing.stdout
+
+
+def test_delete_asks_first_then_removes_only_what_deploy_made(deployed: Cloud) -> None:
+    sm = deployed.client("sagemaker")
+    # Someone else's model whose name merely starts like ours must survive.
+    sm.create_model(  # type: ignore[attr-defined]
+        ModelName="headline-legacy",
+        ExecutionRoleArn="arn:aws:iam::123456789012:role/other",
+        PrimaryContainer={"Image": "other"},
+    )
+    declined = run_cli("delete", "--endpoint", "headline", input="n\n")
+    assert declined.exit_code == 1
+    assert sm.describe_endpoint(EndpointName="headline")["EndpointStatus"] == "InService"  # type: ignore[attr-defined]
+
+    result = run_cli("delete", "--endpoint", "headline", "--yes", "--artifacts", "--images")
+    assert result.exit_code == 0, result.output
+    assert sm.list_endpoints()["Endpoints"] == []  # type: ignore[attr-defined]
+    assert sm.list_endpoint_configs()["EndpointConfigs"] == []  # type: ignore[attr-defined]
+    assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["headline-legacy"]  # type: ignore[attr-defined]
+    assert "Contents" not in deployed.client("s3").list_objects_v2(Bucket=BUCKET)  # type: ignore[attr-defined]
+    assert deployed.client("ecr").list_images(repositoryName=REPOSITORY)["imageIds"] == []  # type: ignore[attr-defined]
+    assert run_cli("delete", "--endpoint", "headline", "--yes").stdout.startswith(
+        "nothing to delete"
+    )
