@@ -43,8 +43,12 @@ test: setup
 test-fast: setup
 	$(PY) -m pytest -m "not slow and not docker and not gpu and not load"
 
+## Containers (docs/containers.md): installs Docker from Debian packages if missing; the tests
+## start a daemon if none answers, build stand-in base images where none can be pulled, and
+## remove what they made (daemon included) at the end. Prints each step's time.
 test-docker: setup
-	$(PY) -m pytest -m docker --timeout 1800 -p no:cacheprovider -s
+	scripts/docker-install.sh
+	$(PY) -m pytest -m docker --timeout 1800 -p no:cacheprovider -s --durations=0
 
 lint: setup
 	$(VENV)/bin/ruff check .
@@ -84,3 +88,37 @@ loadtest-ci: setup
 capacity: setup
 	test -f $(ARTIFACT)/manifest.json || $(PY) -m training train --output $(ARTIFACT)
 	$(PY) -m loadtests capacity --model-dir $(ARTIFACT) --slo-p99-ms 100 --report-dir reports/capacity $(CAPACITY_ARGS)
+
+## Containers: build, run, measure (docs/containers.md). BuildKit when buildx is installed,
+## else the legacy builder; the Dockerfiles work with both.
+DOCKER_BUILDKIT ?= $(shell docker buildx version >/dev/null 2>&1 && echo 1 || echo 0)
+export DOCKER_BUILDKIT
+COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
+
+.PHONY: docker-build docker-build-gpu docker-up docker-down docker-standins bench-docker
+
+docker-build:
+	docker build -f docker/serve.Dockerfile -t headline-serve:latest .
+	docker build -f docker/train.Dockerfile -t headline-serve-train:latest .
+
+docker-build-gpu:
+	docker build -f docker/serve-gpu.Dockerfile -t headline-serve:gpu .
+
+docker-up:
+	$(COMPOSE) up -d
+
+docker-down:
+	$(COMPOSE) down
+
+# Machines that cannot pull (CI): Docker from Debian, a daemon, stand-in base images, CPU torch.
+# Stop that daemon afterwards with `scripts/dockerd.sh stop`.
+docker-standins:
+	scripts/docker-install.sh
+	scripts/dockerd.sh start
+	scripts/make-standin-images.sh
+	scripts/torch-wheelhouse.sh
+
+## Image sizes and cold start (docker run -> first 200 /ping) with the default model.
+bench-docker: setup
+	test -f $(ARTIFACT)/manifest.json || $(PY) -m training train --output $(ARTIFACT)
+	$(PY) scripts/bench_docker.py --artifact $(ARTIFACT)
