@@ -102,7 +102,7 @@ def write_artifact(
             max_length=content.max_length,
             do_lower_case=content.do_lower_case,
             variants={
-                p: VariantInfo(file=VARIANT_FILES[p], precision=p, parity=content.parity.get(p, {}))  # type: ignore[arg-type]
+                p: VariantInfo(file=VARIANT_FILES[p], precision=p, parity=content.parity.get(p, {}))  # type: ignore[arg-type, misc]
                 for p in content.onnx_files
             },
             device_variant=content.device_variant,  # type: ignore[arg-type]

@@ -51,7 +51,7 @@ def distilbert_config_for(bert: BertModel) -> DistilBertConfig:
         raise TrainingError(
             f"cannot convert BERT with {c.hidden_act}/{c.position_embedding_type} to DistilBERT"
         )
-    return DistilBertConfig(
+    return DistilBertConfig(  # type: ignore[no-untyped-call]
         vocab_size=c.vocab_size,
         max_position_embeddings=c.max_position_embeddings,
         dim=c.hidden_size,
@@ -81,13 +81,14 @@ def bert_to_distilbert(bert: BertModel) -> DistilBertModel:
                 ]
     model = DistilBertModel(distilbert_config_for(bert))
     model.load_state_dict(target, strict=True)
-    return model.eval()
+    model.eval()  # type: ignore[no-untyped-call]
+    return model
 
 
 def load_tokenizer(base: str) -> PreTrainedTokenizerFast:
     location = str(default_base_path()) if base == DEFAULT_BASE else base
     try:
-        tokenizer = AutoTokenizer.from_pretrained(location, model_input_names=MODEL_INPUT_NAMES)
+        tokenizer = AutoTokenizer.from_pretrained(location, model_input_names=MODEL_INPUT_NAMES)  # type: ignore[no-untyped-call]
     except (OSError, ValueError) as exc:
         raise TrainingError(
             f"--base-model {base}: cannot load its tokenizer ({_first_line(exc)})"
@@ -106,7 +107,7 @@ def load_classifier(base: str, label_names: list[str]) -> PreTrainedModel:
     if base == DEFAULT_BASE:
         # The checkpoint's pooler is unused on purpose; keep transformers from saying so.
         verbosity = hf_logging.get_verbosity()
-        hf_logging.set_verbosity_error()
+        hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
         try:
             bert = BertModel.from_pretrained(default_base_path(), add_pooling_layer=False)
         finally:
@@ -119,7 +120,7 @@ def load_classifier(base: str, label_names: list[str]) -> PreTrainedModel:
         model.distilbert.load_state_dict(encoder.state_dict())
         return model
     try:
-        return AutoModelForSequenceClassification.from_pretrained(
+        return AutoModelForSequenceClassification.from_pretrained(  # type: ignore[no-any-return]
             base, num_labels=len(label_names), id2label=id2label, label2id=label2id
         )
     except (OSError, ValueError) as exc:

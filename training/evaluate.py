@@ -21,7 +21,7 @@ def predict_logits(
     batch_size: int = 64,
 ) -> np.ndarray:
     """Logits for `texts`, in order, with the model in eval mode on its own device."""
-    model.eval()
+    model.eval()  # type: ignore[no-untyped-call]
     device = next(model.parameters()).device
     chunks = []
     for start in range(0, len(texts), batch_size):

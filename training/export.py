@@ -61,7 +61,8 @@ def export_variants(
     options: ExportOptions = ExportOptions(),
 ) -> ExportResult:
     """Build fp32, int8 (and fp16) graphs in `work_dir`; raise ExportError if fp32 is off."""
-    model = model.to("cpu").eval()
+    model.to("cpu")  # type: ignore[arg-type]
+    model.eval()  # type: ignore[no-untyped-call]
     raw = export_raw(model, work_dir / "raw", atol=FP32_ATOL)
     fp32 = work_dir / "model.onnx"
     optimize_graph(raw, fp32, model)

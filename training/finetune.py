@@ -64,7 +64,7 @@ def train(
     """Fine-tune `model` in place; on return it holds the best epoch's weights, in eval mode."""
     seed_everything(config.seed)
     device = resolve_device(config.device)
-    model.to(device)
+    model.to(device)  # type: ignore[arg-type]
     result = TrainResult(device=str(device))
 
     batches_per_epoch = math.ceil(len(splits.train) / config.batch_size)
@@ -75,7 +75,7 @@ def train(
     optimizer = torch.optim.AdamW(
         _parameter_groups(model, config.weight_decay), lr=config.learning_rate
     )
-    scheduler = get_linear_schedule_with_warmup(
+    scheduler = get_linear_schedule_with_warmup(  # type: ignore[no-untyped-call]
         optimizer, round(config.warmup_ratio * total_steps), total_steps
     )
     generator = torch.Generator().manual_seed(config.seed)
@@ -97,7 +97,7 @@ def train(
                 config,
                 device,
             )
-            (loss / config.gradient_accumulation).backward()
+            (loss / config.gradient_accumulation).backward()  # type: ignore[no-untyped-call]
             running += loss.item() / config.gradient_accumulation
             last_batch = index + 1 == batches_per_epoch
             if (index + 1) % config.gradient_accumulation and not last_batch:
@@ -136,13 +136,14 @@ def train(
 
     if best_state is not None:
         model.load_state_dict(best_state)
-    model.eval()
+    model.eval()  # type: ignore[no-untyped-call]
     return result
 
 
 def _parameter_groups(model: PreTrainedModel, weight_decay: float) -> list[dict[str, object]]:
     """No weight decay on biases and LayerNorm weights (the usual BERT recipe)."""
-    decay, no_decay = [], []
+    decay: list[torch.nn.Parameter] = []
+    no_decay: list[torch.nn.Parameter] = []
     for param in model.parameters():
         if not param.requires_grad:
             continue
@@ -169,7 +170,7 @@ def _batch_loss(
         return_tensors="pt",
     ).to(device)
     labels = torch.tensor([data.labels[i] for i in rows], device=device)
-    return model(**batch, labels=labels).loss
+    return model(**batch, labels=labels).loss  # type: ignore[no-any-return]
 
 
 def _validate(

@@ -20,7 +20,7 @@ TINY_SHAPE = {"dim": 32, "n_layers": 2, "n_heads": 2, "hidden_dim": 64}
 def tiny_model(label_names: list[str], seed: int = 0) -> DistilBertForSequenceClassification:
     """A randomly initialised DistilBERT with bert-base-uncased's 30,522-token vocabulary."""
     torch.manual_seed(seed)
-    config = DistilBertConfig(
+    config = DistilBertConfig(  # type: ignore[no-untyped-call]
         vocab_size=30522,
         max_position_embeddings=512,
         **TINY_SHAPE,

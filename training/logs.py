@@ -18,6 +18,6 @@ def quiet_libraries(level: int = logging.WARNING) -> None:
     logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
     for handler in logging.getLogger().handlers:
         handler.addFilter(_DropRootChatter())
-    hf_logging.set_verbosity_error()
+    hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
     for name in ("optimum", "onnx_model", "fusion_utils", "onnxruntime"):
         logging.getLogger(name).setLevel(logging.ERROR)

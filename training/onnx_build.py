@@ -34,7 +34,7 @@ def export_raw(model: PreTrainedModel, out_dir: Path, atol: float) -> Path:
         with warnings.catch_warnings():
             # Tracing warns about constants in the attention-mask helper; the parity check on
             # real texts is what proves the graph right.
-            warnings.simplefilter("ignore", torch.jit.TracerWarning)
+            warnings.simplefilter("ignore", torch.jit.TracerWarning)  # type: ignore[attr-defined]
             onnx_export_from_model(
                 model,
                 output=out_dir,

@@ -136,7 +136,7 @@ def run_job(root: Path) -> int:
         pytorch_dir=root / "output" / "data" / "model-pytorch",
         replace_output=False,
         train=TrainConfig(progress=False, **train_kwargs),  # type: ignore[arg-type]
-        export=ExportOptions(cpu_variant=cpu_variant, fp16=fp16),  # type: ignore[arg-type]
+        export=ExportOptions(cpu_variant=cpu_variant, fp16=fp16),
         **hyper,  # type: ignore[arg-type]
     )
     result = run(options)
