@@ -57,10 +57,6 @@ class Aws:
     def autoscaling(self) -> Client:
         return self.client("application-autoscaling")
 
-    @cached_property
-    def account_id(self) -> str:
-        return str(self.client("sts").get_caller_identity()["Account"])
-
 
 def tags(**extra: str) -> list[dict[str, str]]:
     """The tags on everything we create, so `delete` only removes what `deploy` made."""
