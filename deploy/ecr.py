@@ -81,18 +81,44 @@ def login(aws: Aws, registry: str) -> None:
     _docker("login", "--username", user, "--password-stdin", registry, stdin=password)
 
 
+def content_tag(image_id: str) -> str:
+    """A tag derived from the image ID: the same build always gets the same tag."""
+    return "sha-" + image_id.removeprefix("sha256:")[:12]
+
+
+def _ecr_digest(aws: Aws, repository: str, tag: str) -> str | None:
+    try:
+        details = aws.ecr.describe_images(repositoryName=repository, imageIds=[{"imageTag": tag}])
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") == "ImageNotFoundException":
+            return None
+        raise
+    return str(details["imageDetails"][0]["imageDigest"])
+
+
 def push(
     aws: Aws,
     local_image: str,
     repository: str,
-    tag: str,
+    tag: str | None = None,
     immutable: bool = False,
     keep: int = 10,
     registry_host: str | None = None,
 ) -> PushedImage:
-    """Tag `local_image` into the ECR repository and push it; return URI and digest."""
-    _docker("image", "inspect", "--format", "{{.Id}}", local_image)
+    """Tag `local_image` into the ECR repository and push it; return URI and digest.
+
+    Without `tag`, the tag is derived from the image ID, and an image already in ECR under
+    that tag is not pushed again.
+    """
+    try:
+        image_id = _docker("image", "inspect", "--format", "{{.Id}}", local_image).strip()
+    except DeployError as exc:
+        raise DeployError(f"local image {local_image} not found ({exc}); build it first") from exc
+    tag = tag or content_tag(image_id)
     repository_uri = ensure_repository(aws, repository, immutable, keep)
+    existing = None if registry_host else _ecr_digest(aws, repository, tag)
+    if existing:
+        return PushedImage(uri=f"{repository_uri}:{tag}", digest=existing)
     registry, _, path = repository_uri.partition("/")
     registry = registry_host or registry
     target = f"{registry}/{path}:{tag}"

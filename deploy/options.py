@@ -49,6 +49,13 @@ Image = Annotated[
     str | None,
     typer.Option(envvar="DEPLOY_IMAGE", help="Serving image URI (printed by `push`)."),
 ]
+RegistryHost = Annotated[
+    str | None,
+    typer.Option(
+        envvar="DEPLOY_REGISTRY_HOST",
+        help="Push to this registry host instead of ECR's (a mirror; tests).",
+    ),
+]
 InstanceType = Annotated[
     str, typer.Option(envvar="DEPLOY_INSTANCE_TYPE", help="SageMaker instance type.")
 ]

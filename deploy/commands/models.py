@@ -15,6 +15,7 @@ from deploy.commands.sources import (
     ModelDataOpt,
     PackageOpt,
     UncompressedOpt,
+    check_source_flags,
     model_environment,
     preflight_role,
     require_image,
@@ -164,7 +165,9 @@ def transform(
     config.s3_uri(output_uri, "--output")
     waiting = poll(timeout, poll_interval)
     environment = model_environment(env)
-    aws = connect(region, profile)
+    aws = connect(region, profile)  # validates the region; no call yet
+    check_source_flags(artifact, model_data, package, bucket)
+    preflight_role(aws, role)
     source = resolve_source(
         aws,
         artifact,
@@ -177,7 +180,6 @@ def transform(
         kms_key_id,
         environment,
     )
-    preflight_role(aws, role)
     create_model(aws, name, role, source, job_name)
     spec = batch.TransformSpec(
         job_name=name,

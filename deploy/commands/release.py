@@ -15,6 +15,7 @@ from deploy.commands.sources import (
     ModelDataOpt,
     PackageOpt,
     UncompressedOpt,
+    check_source_flags,
     model_environment,
     preflight_role,
     resolve_source,
@@ -37,6 +38,7 @@ from deploy.options import (
     Prefix,
     Profile,
     Region,
+    RegistryHost,
     Repository,
     RoleArn,
     Timeout,
@@ -53,23 +55,20 @@ def push(
     local_image: Annotated[
         str, typer.Argument(help="Local image to push, e.g. headline-serve:latest.")
     ],
-    tag: Annotated[str, typer.Option(help="Tag in ECR (use a new one per build).")],
+    tag: Annotated[
+        str | None, typer.Option(help="Tag in ECR (default: sha-<image ID>, one per build).")
+    ] = None,
     repository: Repository = DEFAULT_REPOSITORY,
     immutable_tags: Annotated[bool, typer.Option(help="Make tags immutable.")] = False,
     keep_images: Annotated[int, typer.Option(help="Lifecycle policy: images to keep.")] = 10,
-    registry_host: Annotated[
-        str | None,
-        typer.Option(
-            envvar="DEPLOY_REGISTRY_HOST",
-            help="Push to this registry host instead of ECR's (mirror, tests).",
-        ),
-    ] = None,
+    registry_host: RegistryHost = None,
     region: Region = None,
     profile: Profile = None,
 ) -> None:
     """Create the ECR repository if needed (scan on push, lifecycle policy) and push the image."""
     config.repository(repository)
-    config.image_tag(tag)
+    if tag is not None:
+        config.image_tag(tag)
     config.positive(keep_images, "--keep-images", 1000)
     aws = connect(region, profile)
     pushed = ecr.push(aws, local_image, repository, tag, immutable_tags, keep_images, registry_host)
@@ -102,6 +101,11 @@ def deploy(
     model_data: ModelDataOpt = None,
     package: PackageOpt = None,
     image: Image = None,
+    local_image: Annotated[
+        str | None, typer.Option(help="Push this local image to ECR first and serve it.")
+    ] = None,
+    repository: Repository = DEFAULT_REPOSITORY,
+    registry_host: RegistryHost = None,
     role_arn: RoleArn = None,
     bucket: Bucket = None,
     prefix: Prefix = DEFAULT_PREFIX,
@@ -146,7 +150,16 @@ def deploy(
     waiting = poll(timeout, poll_interval)
     if capture_percent and not bucket:
         raise ConfigError("--capture-percent needs --bucket for the captured data")
-    aws = connect(region, profile)
+    if local_image and image:
+        raise ConfigError("give --image or --local-image, not both")
+    config.repository(repository)
+    aws = connect(region, profile)  # validates the region; no call yet
+    check_source_flags(artifact, model_data, package, bucket)
+    preflight_role(aws, role)
+    if local_image:
+        pushed = ecr.push(aws, local_image, repository, registry_host=registry_host)
+        show("image", f"{pushed.uri} ({pushed.digest})")
+        image = pushed.uri
     source = resolve_source(
         aws,
         artifact,
@@ -158,8 +171,8 @@ def deploy(
         uncompressed,
         kms_key_id,
         environment,
+        image_pushed=bool(local_image),
     )
-    preflight_role(aws, role)
     spec = EndpointSpec(
         endpoint_name=endpoint,
         instance_type=instance_type,

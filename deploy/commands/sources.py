@@ -76,14 +76,39 @@ def upload_artifact(
     return data, artifact.manifest
 
 
-def require_image(aws: Aws, image: str | None) -> str:
+def require_image(aws: Aws, image: str | None, pushed: bool = False) -> str:
     if not image:
-        raise ConfigError("--image is required (or set DEPLOY_IMAGE): the URI `push` printed")
-    if ecr.image_exists(aws, image) is False:
+        raise ConfigError(
+            "--image (or DEPLOY_IMAGE: the URI `push` printed) or --local-image is required"
+        )
+    if not pushed and ecr.image_exists(aws, image) is False:
         raise DeployError(
             f"image {image} is not in ECR; push it first with `python -m deploy push`"
         )
     return image
+
+
+def check_source_flags(
+    artifact: Path | None, model_data: str | None, package: str | None, bucket: str | None
+) -> None:
+    """The flag checks of `resolve_source`, without any AWS call (run them first)."""
+    given = [
+        flag
+        for flag, value in (
+            ("--artifact", artifact),
+            ("--model-data", model_data),
+            ("--package", package),
+        )
+        if value
+    ]
+    if len(given) != 1:
+        raise ConfigError("give exactly one of --artifact, --model-data or --package")
+    if model_data:
+        config.s3_uri(model_data, "--model-data")
+        if not (model_data.endswith(".tar.gz") or model_data.endswith("/")):
+            raise ConfigError("--model-data must end in .tar.gz, or / for an uncompressed prefix")
+    if artifact:
+        config.bucket(bucket)
 
 
 def resolve_source(
@@ -97,31 +122,21 @@ def resolve_source(
     uncompressed: bool,
     kms_key_id: str | None,
     environment: dict[str, str],
+    image_pushed: bool = False,
 ) -> ModelSource:
     """Exactly one of --artifact, --model-data, --package, turned into a container source."""
-    given = [
-        flag
-        for flag, value in (
-            ("--artifact", artifact),
-            ("--model-data", model_data),
-            ("--package", package),
-        )
-        if value
-    ]
-    if len(given) != 1:
-        raise ConfigError("give exactly one of --artifact, --model-data or --package")
+    check_source_flags(artifact, model_data, package, bucket)
     if package:
         described = registry.approved_package(aws, package)
         show("model package", described["ModelPackageArn"])
         return ModelSource(package_arn=str(described["ModelPackageArn"]))
     if model_data:
-        config.s3_uri(model_data, "--model-data")
-        if not (model_data.endswith(".tar.gz") or model_data.endswith("/")):
-            raise ConfigError("--model-data must end in .tar.gz, or / for an uncompressed prefix")
         data = ModelData(model_data, compressed=model_data.endswith(".tar.gz"))
-        return ModelSource(image=require_image(aws, image), data=data, environment=environment)
+        return ModelSource(
+            image=require_image(aws, image, image_pushed), data=data, environment=environment
+        )
     bucket_name = config.bucket(bucket)
-    checked_image = require_image(aws, image)
+    checked_image = require_image(aws, image, image_pushed)
     assert artifact is not None
     data, manifest = upload_artifact(aws, artifact, bucket_name, prefix, uncompressed, kms_key_id)
     show("model data", f"{data.uri} ({manifest.model_version})")

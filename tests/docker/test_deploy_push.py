@@ -144,3 +144,65 @@ def test_push_creates_the_repository_and_pushes_the_image(
         ecr.get_lifecycle_policy(repositoryName="headline-serve")["lifecyclePolicyText"]
     )
     assert policy["rules"][0]["selection"]["countNumber"] == 3
+
+
+def _fake_artifact(directory: Path) -> Path:
+    from service.artifact import Manifest, VariantInfo, write_manifest
+
+    directory.mkdir()
+    (directory / "model.onnx").write_bytes(b"placeholder")
+    (directory / "tokenizer.json").write_text("{}", encoding="utf-8")
+    manifest = Manifest(
+        model_version="20260101-000000-push",
+        labels=["world", "sports"],
+        max_length=32,
+        variants={"fp32": VariantInfo(file="model.onnx", precision="fp32")},
+        metrics={"accuracy": 0.9},
+    )
+    write_manifest(directory, manifest)
+    return directory
+
+
+def test_one_command_pushes_the_local_image_and_deploys_it(
+    registry: str, tiny_image: str, moto_url: str, tmp_path: Path
+) -> None:
+    aws = {
+        "region_name": REGION,
+        "endpoint_url": moto_url,
+        "aws_access_key_id": "testing",
+        "aws_secret_access_key": "testing",
+    }
+    boto3.client("s3", **aws).create_bucket(
+        Bucket="models", CreateBucketConfiguration={"LocationConstraint": REGION}
+    )
+    trust = (REPO / "deploy" / "iam" / "execution-role-trust.json").read_text(encoding="utf-8")
+    role = boto3.client("iam", **aws).create_role(RoleName="exec", AssumeRolePolicyDocument=trust)
+    environment = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "testing",
+        "AWS_SECRET_ACCESS_KEY": "testing",
+        "AWS_ENDPOINT_URL": moto_url,
+        "AWS_CONFIG_FILE": str(tmp_path / "none"),
+        "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "none"),
+        "DOCKER_CONFIG": str(tmp_path / "docker-config"),
+        "NO_PROXY": "127.0.0.1,localhost",
+        "AWS_REGION": REGION,
+        "DEPLOY_ROLE_ARN": role["Role"]["Arn"],
+        "DEPLOY_BUCKET": "models",
+        "DEPLOY_REGISTRY_HOST": registry,
+    }
+    artifact = _fake_artifact(tmp_path / "artifact")
+    completed = subprocess.run(
+        [sys.executable, "-m", "deploy", "deploy", "--artifact", str(artifact), "--local-image", tiny_image, "--poll-interval", "0.1"],
+        env=environment, cwd=REPO, capture_output=True, text=True, timeout=300, check=False,
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stdout + completed.stderr
+    tags = json.load(_OPENER.open(f"http://{registry}/v2/headline-serve/tags/list", timeout=10))
+    [tag] = tags["tags"]
+    assert tag.startswith("sha-")
+    sagemaker = boto3.client("sagemaker", **aws)
+    endpoint = sagemaker.describe_endpoint(EndpointName="headline-topics")
+    assert endpoint["EndpointStatus"] == "InService"
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    assert model["PrimaryContainer"]["Image"].endswith(f"/headline-serve:{tag}")
