@@ -82,36 +82,27 @@ def _median(values: list[float]) -> float | None:
 
 
 class StepMeasurer:
-    def __init__(
-        self,
-        host: str,
-        options: argparse.Namespace,
-        per_user_rps: float,
-        warmup_s: float,
-        step_s: float,
-        cooldown_s: float,
-    ) -> None:
-        self.env = Environment(user_classes=[PacedUser], host=host, parsed_options=options)
+    """Measures one offered rate; timings from the command line (--warmup, --step-time, ...)."""
+
+    def __init__(self, host: str, args: argparse.Namespace) -> None:
+        self.env = Environment(user_classes=[PacedUser], host=host, parsed_options=args)
         self.runner = self.env.create_local_runner()
         self.collector = _StepCollector()
         request_event: Any = self.env.events.request
         request_event.add_listener(self.collector.on_request)
-        self.per_user_rps, self.warmup_s, self.step_s, self.cooldown_s = (
-            per_user_rps,
-            warmup_s,
-            step_s,
-            cooldown_s,
-        )
+        self.args = args
 
     def __call__(self, rate: float) -> StepResult:
-        users = max(1, math.ceil(rate / self.per_user_rps))
+        args = self.args
+        users = max(1, math.ceil(rate / args.per_user_rps))
         PacedUser.period = users / rate
         self.runner.start(users, spawn_rate=max(users, 1))
-        gevent.sleep(self.warmup_s)
+        gevent.sleep(args.warmup)
         self.env.stats.reset_all()
         self.collector.reset()
         started = time.monotonic()
-        gevent.sleep(self.step_s)
+        # A p99 needs samples: at low rates the step lasts until about --min-requests were sent.
+        gevent.sleep(max(args.step_time, args.min_requests / rate))
         elapsed = time.monotonic() - started
         self.collector.active = False
         total = self.env.stats.total
@@ -130,7 +121,7 @@ class StepMeasurer:
             inference_p50_ms=_median(self.collector.inference),
         )
         self.runner.stop()
-        gevent.sleep(self.cooldown_s)  # let the server drain its queue before the next step
+        gevent.sleep(args.cooldown)  # let the server drain its queue before the next step
         return result
 
     def close(self) -> None:
@@ -175,7 +166,13 @@ def _parser() -> argparse.ArgumentParser:
         "--warmup", type=float, default=3.0, help="Seconds per step before measuring"
     )
     search_group.add_argument(
-        "--step-time", type=float, default=15.0, help="Seconds measured per step"
+        "--step-time", type=float, default=15.0, help="Seconds measured per step (at least)"
+    )
+    search_group.add_argument(
+        "--min-requests",
+        type=int,
+        default=600,
+        help="Requests a step should measure, for a p99 worth the name: slow rates get longer steps",
     )
     search_group.add_argument(
         "--cooldown", type=float, default=1.0, help="Seconds idle between steps"
@@ -196,9 +193,7 @@ def _print_step(step: StepResult, reasons: list[str]) -> None:
 
 def run_search(host: str, args: argparse.Namespace) -> CapacityResult:
     slo = CapacitySlo(args.slo_p99_ms, args.max_fail_ratio, args.min_achieved)
-    measurer = StepMeasurer(
-        host, args, args.per_user_rps, args.warmup, args.step_time, args.cooldown
-    )
+    measurer = StepMeasurer(host, args)
     try:
         return search(
             measurer,

@@ -65,6 +65,7 @@ def test_capacity_search_prints_the_figure_and_the_curve(
         "-m", "loadtests", "capacity", "--host", server_url, "--report-dir", str(tmp_path),
         "--start-rps", "4", "--growth", "2", "--max-rps", "16", "--refine-steps", "0",
         "--warmup", "1", "--step-time", "3", "--cooldown", "0.5", "--slo-p99-ms", "5000",
+        "--min-requests", "24",
     )  # fmt: skip
     assert completed.returncode == 0
     assert "**Capacity: " in completed.stdout
@@ -73,4 +74,5 @@ def test_capacity_search_prints_the_figure_and_the_curve(
     assert [float(r["offered_rps"]) for r in rows] == [4.0, 8.0, 16.0]
     assert all(r["passed"] == "True" and int(r["failures"]) == 0 for r in rows)
     assert float(rows[-1]["achieved_rps"]) > 12  # the server kept up with 16 req/s offered
+    assert int(rows[0]["requests"]) >= 20  # 4 req/s measured for 6 s, not 3: enough samples
     assert (tmp_path / "capacity.png").stat().st_size > 10_000
