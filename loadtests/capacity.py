@@ -56,6 +56,7 @@ class CapacityResult:
     steps: list[StepResult] = field(default_factory=list)
     best: StepResult | None = None
     stopped_because: str = ""
+    notes: list[str] = field(default_factory=list)  # conditions of the measurement, for the report
 
     @property
     def capacity_rps(self) -> float | None:

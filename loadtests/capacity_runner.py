@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import random
 import statistics
 import sys
@@ -194,8 +195,9 @@ def _print_step(step: StepResult, reasons: list[str]) -> None:
 def run_search(host: str, args: argparse.Namespace) -> CapacityResult:
     slo = CapacitySlo(args.slo_p99_ms, args.max_fail_ratio, args.min_achieved)
     measurer = StepMeasurer(host, args)
+    load_before = os.getloadavg()[0]
     try:
-        return search(
+        result = search(
             measurer,
             slo,
             args.start_rps,
@@ -206,6 +208,12 @@ def run_search(host: str, args: argparse.Namespace) -> CapacityResult:
         )
     finally:
         measurer.close()
+    result.notes.append(
+        f"Measured against {host} on {os.cpu_count()} CPUs with load average (1 min) "
+        f"{load_before:.1f} at the start and {os.getloadavg()[0]:.1f} at the end; Locust and "
+        "anything else running on this machine share its CPUs with the server."
+    )
+    return result
 
 
 def write_capacity_report(result: CapacityResult, report_dir: Path) -> str:

@@ -114,6 +114,7 @@ def capacity_summary(result: CapacityResult, chart: str | None = None) -> str:
             for s in sorted(result.steps, key=lambda s: s.offered_rps)
         ],
     )  # fmt: skip
+    lines += ["", *result.notes] if result.notes else []
     if chart:
         lines += ["", f"Chart: [{chart}]({chart})"]
     return "\n".join(lines) + "\n"

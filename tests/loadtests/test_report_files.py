@@ -91,7 +91,9 @@ def test_capacity_summary_states_the_figure_and_the_curve() -> None:
         CapacitySlo(p99_ms=100), [_step(20, 150), _step(10, 12)], best=_step(10, 12)
     )
     result.stopped_because = "SLO holds at 10.0 req/s offered, breaks at 20.0"
+    result.notes.append("Measured on a quiet machine.")
     text = capacity_summary(result, "capacity.png")
+    assert "\nMeasured on a quiet machine.\n" in text
     assert "**Capacity: 10.0 requests/s (20.0 texts/s)** per server" in text
     rows = [line for line in text.splitlines() if line.startswith("| 1") or line.startswith("| 2")]
     assert rows[0].startswith("| 10.0") and rows[0].endswith("| ok |")
