@@ -90,8 +90,12 @@ def timeline(frame: pd.DataFrame, window_s: float = 1.0) -> pd.DataFrame:
             "p99": latency.quantile(0.99),
         }
     )
-    series = series.sort_index()
-    # The last window is cut short by the end of the run; its rate would read as a drop.
+    return _without_last_window(series.sort_index())
+
+
+def _without_last_window(series: pd.DataFrame) -> pd.DataFrame:
+    """The last window is cut short by the end of the run: its rate would read as a drop and
+    its latencies include requests cut off at shutdown."""
     return series.iloc[:-1] if len(series) > 1 else series
 
 
@@ -103,7 +107,8 @@ def latency_split(frame: pd.DataFrame, window_s: float = 5.0) -> pd.DataFrame:
     parts = ok[list(SERVER_PARTS)].fillna(0.0)
     ok = ok.assign(other_ms=(ok["latency_ms"] - parts.sum(axis=1)).clip(lower=0.0))
     window = ((ok["time"] - frame["time"].min()) // window_s) * window_s
-    return ok.assign(window=window).groupby("window")[[*SERVER_PARTS, "other_ms"]].mean()
+    split = ok.assign(window=window).groupby("window")[[*SERVER_PARTS, "other_ms"]].mean()
+    return _without_last_window(split)
 
 
 def split_percentiles(frame: pd.DataFrame) -> pd.DataFrame:
