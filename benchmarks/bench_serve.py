@@ -316,6 +316,13 @@ def bench_main(args: argparse.Namespace) -> None:
     elif args.naive:
         print(f"  naive baseline skipped: {naive_dir} not found", file=sys.stderr)
 
+    # The machine is shared and noisy: measure the ceiling again and keep the better run, so
+    # the ratios are conservative.
+    again = in_process(model_dir, texts, args)
+    print(
+        f"  ceiling {again['rps']:8.1f} req/s  p50 {again['p50']:7.2f} ms (again)", file=sys.stderr
+    )
+    ceiling = max(ceiling, again, key=lambda run: run["rps"])
     print_table(ceiling, ours, naive)
     if args.json:
         args.json.write_text(
