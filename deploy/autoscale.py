@@ -12,6 +12,9 @@ METRICS = {
     "concurrency": "SageMakerVariantConcurrentRequestsPerModelHighResolution",
     "invocations": "SageMakerVariantInvocationsPerInstance",
 }
+# Starting points, to be replaced by what a load test (loadtests/) measures: in-flight requests
+# per instance that keep latency within the SLO, or requests per instance per minute.
+DEFAULT_TARGETS = {"concurrency": 8.0, "invocations": 3000.0}
 
 
 def resource_id(endpoint: str, variant: str) -> str:

@@ -39,7 +39,10 @@ def autoscale(
             help="concurrency (per model copy, high resolution) or invocations (per instance per minute)."
         ),
     ] = "concurrency",
-    target: Annotated[float, typer.Option(help="Target value of the metric per instance.")] = 8.0,
+    target: Annotated[
+        float | None,
+        typer.Option(help="Target per instance (default 8 in flight, or 3000 per minute)."),
+    ] = None,
     scale_in_cooldown: Annotated[
         int, typer.Option(help="Seconds after a scale-in before the next.")
     ] = 300,
@@ -59,6 +62,7 @@ def autoscale(
     config.positive(max_capacity, "--max", 100)
     if min_capacity > max_capacity:
         raise ConfigError(f"--min {min_capacity} is above --max {max_capacity}")
+    target = scaling.DEFAULT_TARGETS[metric] if target is None else target
     if target <= 0 or scale_in_cooldown < 0 or scale_out_cooldown < 0:
         raise ConfigError("--target must be positive and cooldowns not negative")
     aws = connect(region, profile)

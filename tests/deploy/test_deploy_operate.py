@@ -95,3 +95,17 @@ def test_delete_asks_first_then_removes_only_what_deploy_made(deployed: Cloud) -
     assert run_cli("delete", "--endpoint", "headline", "--yes").stdout.startswith(
         "nothing to delete"
     )
+
+
+def test_autoscale_on_invocations_per_instance_has_its_own_default_target(deployed: Cloud) -> None:
+    result = run_cli("autoscale", "--endpoint", "headline", "--metric", "invocations")
+    assert result.exit_code == 0, result.output
+    scaling = deployed.client("application-autoscaling")
+    [policy] = scaling.describe_scaling_policies(  # type: ignore[attr-defined]
+        ServiceNamespace="sagemaker", ResourceId="endpoint/headline/variant/AllTraffic"
+    )["ScalingPolicies"]
+    tracking = policy["TargetTrackingScalingPolicyConfiguration"]
+    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
+        "SageMakerVariantInvocationsPerInstance"
+    )
+    assert tracking["TargetValue"] == 3000.0
