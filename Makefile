@@ -122,3 +122,8 @@ docker-standins:
 bench-docker: setup
 	test -f $(ARTIFACT)/manifest.json || $(PY) -m training train --output $(ARTIFACT)
 	$(PY) scripts/bench_docker.py --artifact $(ARTIFACT)
+
+## Deploy CLI against a moto server on loopback (no AWS, no Docker); the docker push test is in test-docker.
+.PHONY: test-deploy
+test-deploy: setup
+	$(PY) -m pytest tests/deploy -m "not docker and not gpu" -q
