@@ -107,16 +107,3 @@ def serve_process(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
-
-
-import pytest  # noqa: E402  TEMPORARY: remove once training's fixture is stable
-
-
-@pytest.fixture(scope="session")
-def tiny_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    override = os.environ.get("SERVE_TEST_MODEL_DIR")
-    if override:
-        return Path(override)
-    from training.fixtures import build_tiny_artifact
-
-    return build_tiny_artifact(tmp_path_factory.mktemp("tiny-artifact") / "model")
