@@ -62,8 +62,10 @@ format: setup
 bench-train: setup
 	$(PY) benchmarks/bench_train.py
 
+## Server vs in-process ONNX Runtime vs a naive pipeline server (BENCH_DURATION, BENCH_CONCURRENCY).
 bench-serve: setup
-	$(PY) benchmarks/bench_serve.py
+	test -f $(ARTIFACT)/manifest.json || $(PY) -m training train --output $(ARTIFACT)
+	$(PY) benchmarks/bench_serve.py --model-dir $(ARTIFACT)
 
 clean:
 	rm -rf $(VENV) artifacts runs reports .pytest_cache .mypy_cache .ruff_cache
