@@ -16,7 +16,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from rich.console import Console
 
-from deploy import names
+from deploy import autoscale, names
 from deploy.aws import Aws, tags
 from deploy.errors import DeployError
 from deploy.storage import ModelData
@@ -154,16 +154,7 @@ class EndpointDeployer:
         name = spec.endpoint_name
         existing = describe_endpoint(self.aws, name)
         if existing is not None:
-            status = existing["EndpointStatus"]
-            if status in ENDPOINT_TRANSIENT:
-                raise DeployError(
-                    f"endpoint {name} is {status}; wait until it settles (`python -m deploy status {name}`)"
-                )
-            if status == "Failed":
-                raise DeployError(
-                    f"endpoint {name} is Failed ({existing.get('FailureReason', 'no reason given')}); "
-                    f"SageMaker only allows deleting it: `python -m deploy delete {name}`"
-                )
+            self._check_updatable(spec, existing)
         version = names.versioned(name)
         create_model(self.aws, version, role_arn, source, name)
         create_endpoint_config(self.aws, version, version, spec)
@@ -171,6 +162,31 @@ class EndpointDeployer:
         if existing is None:
             return self._create(name, version, smoke)
         return self._update(spec, existing["EndpointConfigName"], version, smoke)
+
+    def _check_updatable(self, spec: EndpointSpec, existing: dict[str, Any]) -> None:
+        """Refuse updates SageMaker would refuse, before creating anything."""
+        name, status = spec.endpoint_name, existing["EndpointStatus"]
+        if status in ENDPOINT_TRANSIENT:
+            raise DeployError(
+                f"endpoint {name} is {status}; wait until it settles (`python -m deploy status {name}`)"
+            )
+        if status == "Failed":
+            raise DeployError(
+                f"endpoint {name} is Failed ({existing.get('FailureReason', 'no reason given')}); "
+                f"SageMaker only allows deleting it: `python -m deploy delete {name}`"
+            )
+        if autoscale.current(self.aws, name, spec.variant_name) is None:
+            return
+        current = self.aws.sagemaker.describe_endpoint_config(
+            EndpointConfigName=existing["EndpointConfigName"]
+        )
+        types = {v["InstanceType"] for v in current["ProductionVariants"] if "InstanceType" in v}
+        if types and spec.instance_type not in types:
+            raise DeployError(
+                f"endpoint {name} autoscales on {', '.join(sorted(types))}; SageMaker refuses an "
+                f"update to {spec.instance_type} while it does: run "
+                f"`python -m deploy autoscale --endpoint {name} --off` first, then autoscale again"
+            )
 
     def _create(self, name: str, config: str, smoke: SmokeTest | None) -> dict[str, Any]:
         self.aws.sagemaker.create_endpoint(

@@ -76,6 +76,8 @@ def run(aws: Aws, spec: TransformSpec, poll: Poll, console: Console) -> dict[str
         poll,
         console,
     )
+    # The Model was made for this job alone; once the job has ended nothing needs it.
+    aws.sagemaker.delete_model(ModelName=spec.model_name)
     if final["TransformJobStatus"] != "Completed":
         raise DeployError(
             f"transform job {spec.job_name} {final['TransformJobStatus']}: "

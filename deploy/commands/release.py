@@ -230,13 +230,12 @@ def rollback(
 
 def previous_config(aws: Aws, endpoint: str, current: str) -> str:
     """The newest of our configs for this endpoint created before the current one."""
-    pages = aws.sagemaker.get_paginator("list_endpoint_configs").paginate(
-        NameContains=endpoint, SortBy="CreationTime", SortOrder="Descending"
-    )
+    pages = aws.sagemaker.get_paginator("list_endpoint_configs").paginate(NameContains=endpoint)
+    listed = [item for page in pages for item in page["EndpointConfigs"]]
+    listed.sort(key=lambda item: item["CreationTime"], reverse=True)
     ours = [
         item["EndpointConfigName"]
-        for page in pages
-        for item in page["EndpointConfigs"]
+        for item in listed
         if names.belongs_to(item["EndpointConfigName"], endpoint)
     ]
     older = ours[ours.index(current) + 1 :] if current in ours else []

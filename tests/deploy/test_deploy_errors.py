@@ -116,3 +116,39 @@ def test_the_real_entry_point_prints_no_traceback(cloud: Cloud, artifact: Path) 
         "error: execution role arn:aws:iam::123456789012:role/does-not-exist does not exist"
     )
     assert "Traceback" not in completed.stderr + completed.stdout
+
+
+def test_a_model_error_names_the_container_status_and_the_logs() -> None:
+    """sagemaker-runtime's ModelError (moto cannot produce one): a stubbed real client."""
+    import boto3
+    from botocore.stub import Stubber
+
+    from deploy import invoke
+    from deploy.aws import Aws
+    from deploy.errors import DeployError
+
+    aws = Aws("eu-west-1")
+    client = boto3.client(
+        "sagemaker-runtime",
+        region_name="eu-west-1",
+        aws_access_key_id="x",
+        aws_secret_access_key="x",
+    )
+    aws.__dict__["runtime"] = client  # the cached_property's slot
+    with Stubber(client) as stub:
+        stub.add_client_error(
+            "invoke_endpoint",
+            service_error_code="ModelError",
+            service_message="Received client error (400) from primary",
+            http_status_code=424,
+            modeled_fields={
+                "OriginalStatusCode": 400,
+                "OriginalMessage": '{"error": "body has neither inputs nor instances"}',
+                "LogStreamArn": "arn:aws:logs:eu-west-1:1:log-group:/aws/sagemaker/Endpoints/e",
+            },
+        )
+        with pytest.raises(DeployError) as raised:
+            invoke.invoke(aws, "e", b"{}", "application/json", "application/json")
+    message = str(raised.value)
+    assert message.startswith("the model answered 400: ")
+    assert "neither inputs nor instances" in message and "/aws/sagemaker/Endpoints/e" in message

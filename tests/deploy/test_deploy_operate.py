@@ -109,3 +109,14 @@ def test_autoscale_on_invocations_per_instance_has_its_own_default_target(deploy
         "SageMakerVariantInvocationsPerInstance"
     )
     assert tracking["TargetValue"] == 3000.0
+
+
+def test_update_that_changes_the_instance_type_under_autoscaling_is_refused(
+    deployed: Cloud, artifact: Path
+) -> None:
+    assert run_cli("autoscale", "--endpoint", "headline").exit_code == 0
+    result = run_cli(*deploy_args("--artifact", str(artifact), "--instance-type", "ml.m5.xlarge"))
+    assert result.exit_code == 1
+    assert "autoscale --endpoint headline --off" in result.stderr
+    same_type = run_cli(*deploy_args("--artifact", str(artifact)))
+    assert same_type.exit_code == 0, same_type.output
