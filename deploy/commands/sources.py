@@ -135,9 +135,10 @@ def resolve_source(
         return ModelSource(
             image=require_image(aws, image, image_pushed), data=data, environment=environment
         )
+    if artifact is None:  # unreachable after check_source_flags; narrows the type
+        raise ConfigError("--artifact is required")
     bucket_name = config.bucket(bucket)
     checked_image = require_image(aws, image, image_pushed)
-    assert artifact is not None
     data, manifest = upload_artifact(aws, artifact, bucket_name, prefix, uncompressed, kms_key_id)
     show("model data", f"{data.uri} ({manifest.model_version})")
     return ModelSource(image=checked_image, data=data, environment=environment)

@@ -25,6 +25,8 @@ from deploy_helpers import (
 )
 from moto.server import ThreadedMotoServer
 
+TRUST_POLICY = Path(__file__).resolve().parents[2] / "deploy" / "iam" / "execution-role-trust.json"
+
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
@@ -66,7 +68,7 @@ def cloud(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
     s3.create_bucket(Bucket=BUCKET, CreateBucketConfiguration={"LocationConstraint": REGION})
     session.client("iam").create_role(
         RoleName=ROLE_NAME,
-        AssumeRolePolicyDocument=(Path("deploy/iam/execution-role-trust.json").read_text()),
+        AssumeRolePolicyDocument=TRUST_POLICY.read_text(encoding="utf-8"),
     )
     ecr = session.client("ecr")
     ecr.create_repository(repositoryName=REPOSITORY)
