@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from botocore.exceptions import ClientError
 
 from deploy import config, ecr, invoke, names
 from deploy.aws import Aws
@@ -22,7 +23,7 @@ from deploy.commands.sources import (
     upload_artifact,
 )
 from deploy.endpoint import EndpointDeployer, EndpointSpec, describe_endpoint
-from deploy.errors import ConfigError, DeployError
+from deploy.errors import ConfigError, DeployError, explain
 from deploy.options import (
     DEFAULT_ENDPOINT,
     DEFAULT_INSTANCE,
@@ -191,7 +192,10 @@ def deploy(
         if smoke_text is None:
             return
         body = invoke.body_for([smoke_text], "application/json")
-        answer = invoke.invoke(aws, name, body, "application/json", "application/json")
+        try:
+            answer = invoke.invoke(aws, name, body, "application/json", "application/json")
+        except ClientError as exc:  # so that a failing call also rolls the update back
+            raise DeployError(explain(exc)) from exc
         try:
             json.loads(answer.body)
         except ValueError:

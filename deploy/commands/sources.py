@@ -11,7 +11,7 @@ from botocore.exceptions import ClientError
 from rich.progress import BarColumn, DownloadColumn, Progress, TransferSpeedColumn
 
 from deploy import config, ecr, registry
-from deploy.artifacts import LocalArtifact, open_artifact
+from deploy.artifacts import LocalArtifact, build_tarball, open_artifact
 from deploy.aws import Aws
 from deploy.endpoint import ModelSource
 from deploy.errors import ConfigError, DeployError
@@ -54,6 +54,9 @@ def upload_artifact(
     artifact, tarball = open_artifact(path) if isinstance(path, Path) else path
     if uncompressed and tarball is not None:
         raise ConfigError("--uncompressed needs the artifact directory, not a tarball")
+    if not uncompressed and tarball is None:
+        tarball = build_tarball(artifact)
+    files = [tarball] if tarball is not None else artifact.files
     uploader = Uploader(aws, bucket, kms_key_id)
     with Progress(
         "[progress.description]{task.description}",
@@ -62,8 +65,9 @@ def upload_artifact(
         TransferSpeedColumn(),
         console=out,
         transient=True,
+        disable=not out.is_terminal,
     ) as progress:
-        task = progress.add_task("uploading", total=None)
+        task = progress.add_task("uploading", total=sum(f.stat().st_size for f in files))
         data, sent = uploader.upload(
             artifact,
             prefix,
