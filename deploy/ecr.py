@@ -63,9 +63,13 @@ def ensure_repository(aws: Aws, name: str, immutable: bool, keep: int) -> str:
     return str(repository["repositoryUri"])
 
 
-def _docker(*args: str, stdin: str | None = None) -> str:
+def _require_docker() -> None:
     if shutil.which("docker") is None:
         raise DeployError("the docker CLI is not on PATH; install Docker to push images")
+
+
+def _docker(*args: str, stdin: str | None = None) -> str:
+    _require_docker()
     result = subprocess.run(
         ["docker", *args], input=stdin, capture_output=True, text=True, check=False
     )
@@ -110,6 +114,7 @@ def push(
     Without `tag`, the tag is derived from the image ID, and an image already in ECR under
     that tag is not pushed again.
     """
+    _require_docker()
     try:
         image_id = _docker("image", "inspect", "--format", "{{.Id}}", local_image).strip()
     except DeployError as exc:
