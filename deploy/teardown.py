@@ -46,13 +46,13 @@ def make_plan(aws: Aws, endpoint: str, variant: str = "AllTraffic") -> Plan:
         plan.autoscaling = autoscale.current(aws, endpoint, variant) is not None
     sm = aws.sagemaker
     plan.configs = _names(
-        sm.get_paginator("list_endpoint_configs").paginate(NameContains=endpoint),
+        sm.get_paginator("list_endpoint_configs").paginate(NameContains=names.head(endpoint)),
         "EndpointConfigs",
         "EndpointConfigName",
         endpoint,
     )
     plan.models = _names(
-        sm.get_paginator("list_models").paginate(NameContains=endpoint),
+        sm.get_paginator("list_models").paginate(NameContains=names.head(endpoint)),
         "Models",
         "ModelName",
         endpoint,

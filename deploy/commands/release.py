@@ -234,7 +234,9 @@ def rollback(
 
 def previous_config(aws: Aws, endpoint: str, current: str) -> str:
     """The newest of our configs for this endpoint created before the current one."""
-    pages = aws.sagemaker.get_paginator("list_endpoint_configs").paginate(NameContains=endpoint)
+    pages = aws.sagemaker.get_paginator("list_endpoint_configs").paginate(
+        NameContains=names.head(endpoint)
+    )
     listed = [item for page in pages for item in page["EndpointConfigs"]]
     listed.sort(key=lambda item: item["CreationTime"], reverse=True)
     ours = [

@@ -152,3 +152,24 @@ def test_a_model_error_names_the_container_status_and_the_logs() -> None:
     message = str(raised.value)
     assert message.startswith("the model answered 400: ")
     assert "neither inputs nor instances" in message and "/aws/sagemaker/Endpoints/e" in message
+
+
+def test_an_existing_name_from_the_api_reads_as_already_exists(cloud: Cloud) -> None:
+    ecr = cloud.client("ecr")
+    with pytest.raises(ClientError) as raised:
+        ecr.create_repository(repositoryName="headline-serve")  # type: ignore[attr-defined]
+    line = explain(raised.value)
+    assert line.startswith("already exists (CreateRepository)")
+    assert "choose another name or delete the old one" in line
+
+
+def test_versioned_names_never_collide_and_stay_within_limits() -> None:
+    from deploy import names
+
+    made = {names.versioned("headline-topics") for _ in range(50)}
+    assert len(made) == 50
+    endpoint = "e" * 63  # the longest endpoint name: its versions are truncated, still found
+    long_name = names.versioned(endpoint)
+    assert len(long_name) == 63 and names.belongs_to(long_name, endpoint)
+    assert names.belongs_to(names.versioned("headline"), "headline")
+    assert not names.belongs_to("headline-legacy", "headline")
