@@ -1,0 +1,1 @@
+"""Fine-tune, evaluate, export and package the headline classifier (see docs/training.md)."""

@@ -19,5 +19,9 @@ def quiet_libraries(level: int = logging.WARNING) -> None:
     for handler in logging.getLogger().handlers:
         handler.addFilter(_DropRootChatter())
     hf_logging.set_verbosity_error()  # type: ignore[no-untyped-call]
+    # optimum has its own logging tree; its accelerate hint is about tied LM heads we lack.
+    from optimum.utils import logging as optimum_logging
+
+    optimum_logging.set_verbosity_error()
     for name in ("optimum", "onnx_model", "fusion_utils", "onnxruntime"):
         logging.getLogger(name).setLevel(logging.ERROR)
