@@ -120,3 +120,24 @@ def test_update_that_changes_the_instance_type_under_autoscaling_is_refused(
     assert "autoscale --endpoint headline --off" in result.stderr
     same_type = run_cli(*deploy_args("--artifact", str(artifact)))
     assert same_type.exit_code == 0, same_type.output
+
+
+@pytest.mark.parametrize("content_type", ["application/json", "text/csv", "application/jsonlines"])
+def test_request_bodies_decode_with_the_servers_own_codecs(content_type: str) -> None:
+    from deploy.invoke import body_for
+    from service.codecs import Options, decode
+
+    texts = ['Oil, gas "rally" as OPEC cuts', "Cup final tonight"]
+    decoded = decode(content_type, body_for(texts, content_type), Options(), max_texts=10)
+    assert decoded.texts == texts
+
+
+def test_invoke_sends_a_file_as_is(deployed: Cloud, tmp_path: Path) -> None:
+    body = tmp_path / "texts.csv"
+    body.write_text("first headline\nsecond headline\n", encoding="utf-8")
+    deployed.endpoint_results('{"predictions": [{"label": "world"}, {"label": "business"}]}')
+    result = run_cli(
+        "invoke", "--endpoint", "headline", "--file", str(body), "--content-type", "text/csv"
+    )
+    assert result.exit_code == 0, result.output
+    assert '"business"' in result.stdout
