@@ -1,8 +1,8 @@
 """Capacity search: the highest request rate one server sustains within an SLO.
 
 Load is offered at a fixed rate per step (open-loop-like: enough users, each paced to a share
-of the rate), grown geometrically until a step breaks the SLO, then bisected between the last
-good and first bad rate. A step passes when its p99 and failure ratio meet the SLO and the
+of the rate), grown geometrically until a step breaks the SLO (or, when the first step already
+does, shrunk until one holds), then bisected between the last good and first bad rate. A step passes when its p99 and failure ratio meet the SLO and the
 server actually kept up (achieved >= `min_achieved_fraction` of offered). The search logic is
 here and pure; `capacity_runner` measures steps with Locust.
 """
@@ -72,11 +72,13 @@ def search(
     max_rps: float = 5000.0,
     refine_steps: int = 3,
     tolerance: float = 0.05,
+    min_rps: float = 1.0,
     on_step: Callable[[StepResult, list[str]], None] | None = None,
 ) -> CapacityResult:
-    """Grow the offered rate by `growth` until a step fails, then bisect (at most `refine_steps`)."""
-    if start_rps <= 0 or growth <= 1 or max_rps < start_rps:
-        raise ValueError("need 0 < start_rps <= max_rps and growth > 1")
+    """Grow the offered rate by `growth` until a step fails (or shrink it from `start_rps` until
+    one passes), then bisect between the two (at most `refine_steps` more steps)."""
+    if not 0 < min_rps <= start_rps <= max_rps or growth <= 1:
+        raise ValueError("need 0 < min_rps <= start_rps <= max_rps and growth > 1")
     result = CapacityResult(slo=slo)
 
     def passes(rate: float) -> bool:
@@ -91,19 +93,28 @@ def search(
 
     good: float | None = None
     bad: float | None = None
-    rate = start_rps
-    while rate <= max_rps:
-        if not passes(rate):
-            bad = rate
-            break
-        good = rate
-        rate = min(rate * growth, max_rps) if rate < max_rps else max_rps + 1
-    if good is None:
-        result.stopped_because = f"the first step ({start_rps:g} req/s) already breaks the SLO"
-        return result
-    if bad is None:
-        result.stopped_because = f"reached --max-rps {max_rps:g} within the SLO"
-        return result
+    if passes(start_rps):
+        good = start_rps
+        while bad is None and good < max_rps:
+            rate = min(good * growth, max_rps)
+            if passes(rate):
+                good = rate
+            else:
+                bad = rate
+        if bad is None:
+            result.stopped_because = f"reached --max-rps {max_rps:g} within the SLO"
+            return result
+    else:
+        bad = start_rps
+        while good is None and bad / growth >= min_rps:
+            rate = bad / growth
+            if passes(rate):
+                good = rate
+            else:
+                bad = rate
+        if good is None:
+            result.stopped_because = f"even {bad:.1f} req/s breaks the SLO (--min-rps {min_rps:g})"
+            return result
     for _ in range(refine_steps):
         if bad / good <= 1 + tolerance:
             break

@@ -158,6 +158,9 @@ def _parser() -> argparse.ArgumentParser:
     )
     search_group.add_argument("--max-rps", type=float, default=2000.0)
     search_group.add_argument(
+        "--min-rps", type=float, default=1.0, help="Lowest rate tried when --start-rps fails"
+    )
+    search_group.add_argument(
         "--refine-steps", type=int, default=3, help="Bisection steps after the first failure"
     )
     search_group.add_argument(
@@ -204,6 +207,7 @@ def run_search(host: str, args: argparse.Namespace) -> CapacityResult:
             args.growth,
             args.max_rps,
             args.refine_steps,
+            min_rps=args.min_rps,
             on_step=_print_step,
         )
     finally:

@@ -33,11 +33,19 @@ def test_finds_the_highest_rate_within_the_slo() -> None:
     assert "breaks at" in result.stopped_because
 
 
-def test_first_step_failing_reports_no_capacity() -> None:
-    measure, _ = modelled_server(ceiling=5)
-    result = search(measure, CapacitySlo(p99_ms=20), start_rps=10)
-    assert result.capacity_rps is None and len(result.steps) == 1
-    assert "first step" in result.stopped_because
+def test_a_failing_first_step_searches_downwards() -> None:
+    # p99 = 10 / (1 - r/5) <= 20 ms  <=>  r <= 2.5 req/s; start at 10, shrink by 1.5.
+    measure, measured = modelled_server(ceiling=5)
+    result = search(measure, CapacitySlo(p99_ms=20), start_rps=10, refine_steps=4)
+    assert [round(r, 2) for r in measured[:4]] == [10, 6.67, 4.44, 2.96]
+    assert result.capacity_rps is not None and 1.97 < result.capacity_rps <= 2.5
+
+
+def test_no_capacity_when_even_the_floor_fails() -> None:
+    measure, measured = modelled_server(ceiling=0.5)
+    result = search(measure, CapacitySlo(p99_ms=20), start_rps=4, growth=2, min_rps=1)
+    assert measured == [4, 2, 1] and result.capacity_rps is None
+    assert "even 1.0 req/s breaks the SLO" in result.stopped_because
 
 
 def test_stops_at_max_rps_when_the_slo_always_holds() -> None:
@@ -53,3 +61,5 @@ def test_falling_behind_or_failing_breaks_the_slo() -> None:
     assert step_violations(failing, CapacitySlo()) == ["1 failed of 1000"]
     with pytest.raises(ValueError, match="growth"):
         search(lambda r: behind, CapacitySlo(), growth=1.0)
+    with pytest.raises(ValueError, match="min_rps"):
+        search(lambda r: behind, CapacitySlo(), start_rps=1, min_rps=2)
