@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from botocore.exceptions import ClientError
 from rich.console import Console
 
 from deploy import autoscale, names
@@ -37,6 +38,34 @@ def _names(pages: object, list_key: str, name_key: str, endpoint: str) -> list[s
     for page in pages:  # type: ignore[attr-defined]
         found += [item[name_key] for item in page[list_key]]
     return sorted(name for name in found if names.belongs_to(name, endpoint))
+
+
+def versions(aws: Aws, endpoint: str) -> list[str]:
+    """Our endpoint configs for this endpoint, newest first (models share their names)."""
+    pages = aws.sagemaker.get_paginator("list_endpoint_configs").paginate(
+        NameContains=names.head(endpoint)
+    )
+    listed = [
+        item
+        for page in pages
+        for item in page["EndpointConfigs"]
+        if names.belongs_to(item["EndpointConfigName"], endpoint)
+    ]
+    listed.sort(key=lambda item: item["CreationTime"], reverse=True)
+    return [str(item["EndpointConfigName"]) for item in listed]
+
+
+def prune(aws: Aws, endpoint: str, keep: int, serving: str) -> list[str]:
+    """Delete the configs and models of versions older than the newest `keep`, never `serving`."""
+    old = [name for name in versions(aws, endpoint)[keep:] if name != serving]
+    for name in old:
+        aws.sagemaker.delete_endpoint_config(EndpointConfigName=name)
+        try:
+            aws.sagemaker.delete_model(ModelName=name)
+        except ClientError as exc:  # already gone: nothing to prune
+            if exc.response.get("Error", {}).get("Code") != "ValidationException":
+                raise
+    return old
 
 
 def make_plan(aws: Aws, endpoint: str, variant: str = "AllTraffic") -> Plan:

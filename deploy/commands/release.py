@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from botocore.exceptions import ClientError
 
-from deploy import config, ecr, invoke, names
+from deploy import config, ecr, invoke, teardown
 from deploy.aws import Aws
 from deploy.commands.sources import (
     ArtifactOpt,
@@ -126,6 +126,9 @@ def deploy(
         list[str] | None,
         typer.Option(help="CloudWatch alarm that rolls a blue/green update back (repeatable)."),
     ] = None,
+    keep_versions: Annotated[
+        int, typer.Option(help="Versions (config + model) to keep for rollback; older are deleted.")
+    ] = 3,
     smoke_text: Annotated[
         str | None,
         typer.Option(help="Invoke with this text once InService; roll back an update if it fails."),
@@ -145,6 +148,7 @@ def deploy(
     config.positive(download_timeout, "--download-timeout", 3600)
     if volume_size is not None:
         config.positive(volume_size, "--volume-size", 512)
+    config.positive(keep_versions, "--keep-versions", 100)
     if not 0 <= capture_percent <= 100:
         raise ConfigError("--capture-percent must be between 0 and 100")
     environment = model_environment(env)
@@ -206,6 +210,9 @@ def deploy(
 
     final = EndpointDeployer(aws, out, waiting).deploy(spec, source, role, smoke)
     show("endpoint", f"{endpoint} InService on {final['EndpointConfigName']}")
+    pruned = teardown.prune(aws, endpoint, keep_versions, final["EndpointConfigName"])
+    if pruned:
+        out.print(f"removed {len(pruned)} old versions: {', '.join(pruned)}", markup=False)
 
 
 @guarded
@@ -234,17 +241,8 @@ def rollback(
 
 def previous_config(aws: Aws, endpoint: str, current: str) -> str:
     """The newest of our configs for this endpoint created before the current one."""
-    pages = aws.sagemaker.get_paginator("list_endpoint_configs").paginate(
-        NameContains=names.head(endpoint)
-    )
-    listed = [item for page in pages for item in page["EndpointConfigs"]]
-    listed.sort(key=lambda item: item["CreationTime"], reverse=True)
-    ours = [
-        item["EndpointConfigName"]
-        for item in listed
-        if names.belongs_to(item["EndpointConfigName"], endpoint)
-    ]
+    ours = teardown.versions(aws, endpoint)
     older = ours[ours.index(current) + 1 :] if current in ours else []
     if not older:
         raise DeployError(f"endpoint {endpoint} has no earlier config to roll back to")
-    return str(older[0])
+    return older[0]

@@ -176,3 +176,15 @@ def test_missing_execution_role_is_named(cloud: Cloud, artifact: Path) -> None:
     assert result.exit_code == 1
     assert f"execution role {missing} does not exist" in result.stderr
     assert cloud.client("sagemaker").list_models()["Models"] == []  # type: ignore[attr-defined]
+
+
+def test_old_versions_beyond_keep_are_pruned_after_a_deploy(cloud: Cloud, artifact: Path) -> None:
+    serving = []
+    for _ in range(4):
+        result = run_cli(*deploy_args("--artifact", str(artifact), "--keep-versions", "2"))
+        assert result.exit_code == 0, result.output
+        serving.append(_endpoint(cloud)["EndpointConfigName"])
+    assert "removed 1 old versions" in result.stdout
+    assert _configs(cloud) == sorted(serving[-2:])
+    models = cloud.client("sagemaker").list_models()["Models"]  # type: ignore[attr-defined]
+    assert sorted(m["ModelName"] for m in models) == sorted(serving[-2:])
