@@ -21,6 +21,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -184,8 +185,24 @@ def drive(url: str, concurrency: int, args: argparse.Namespace) -> dict[str, Any
     ]
     if args.texts:
         command += ["--texts", str(args.texts)]
-    out = subprocess.run(command, check=True, capture_output=True, text=True).stdout
-    raw = json.loads(out)
+    import httpx
+
+    pings: list[float] = []  # /ping must stay fast under full load (SageMaker's 2 s health check)
+    # The client's figures go through a file: a pipe would fill up and stall it.
+    with tempfile.TemporaryFile("w+") as sink, httpx.Client(timeout=5) as http:
+        client = subprocess.Popen(command, stdout=sink, text=True)
+        while client.poll() is None:
+            started = time.perf_counter()
+            try:
+                if http.get(f"{url}/ping").status_code == 200:
+                    pings.append(time.perf_counter() - started)
+            except httpx.TransportError:
+                pass
+            time.sleep(0.1)
+        if client.returncode:
+            sys.exit(f"bench: the load client failed ({client.returncode})")
+        sink.seek(0)
+        raw = json.load(sink)
     done = len(raw["latencies"])
     return {
         "concurrency": concurrency,
@@ -194,6 +211,7 @@ def drive(url: str, concurrency: int, args: argparse.Namespace) -> dict[str, Any
         "errors": sum(raw["errors"].values()),
         "error_kinds": raw["errors"],
         **percentiles(raw["latencies"]),
+        "ping_p99": percentiles(pings)["p99"],
     }
 
 
@@ -345,6 +363,7 @@ def print_table(
         "p90 ms",
         "p99 ms",
         "errors",
+        "ping p99 ms",
         "vs ceiling",
         "naive req/s",
         "naive p50",
@@ -361,6 +380,7 @@ def print_table(
             f"{row['p90']:.2f}",
             f"{row['p99']:.2f}",
             str(row["errors"]),
+            f"{row['ping_p99']:.1f}",
             f"{row['rps'] / ceiling['rps']:.0%}",
             f"{base['rps']:.1f}" if base else "-",
             f"{base['p50']:.2f}" if base else "-",
