@@ -97,7 +97,8 @@ DOCKER_BUILDKIT ?= $(shell docker buildx version >/dev/null 2>&1 && echo 1 || ec
 export DOCKER_BUILDKIT
 COMPOSE ?= $(shell docker compose version >/dev/null 2>&1 && echo "docker compose" || echo docker-compose)
 
-.PHONY: docker-build docker-build-gpu docker-up docker-down docker-standins bench-docker
+.PHONY: docker-build docker-build-gpu docker-up docker-down docker-standins bench-docker \
+        test-docker-gpu-image
 
 docker-build:
 	docker build -f docker/serve.Dockerfile -t headline-serve:latest .
@@ -105,6 +106,12 @@ docker-build:
 
 docker-build-gpu:
 	docker build -f docker/serve-gpu.Dockerfile -t headline-serve:gpu .
+
+# Optional (about 3 GB of CUDA wheels): build the GPU serving image, check its CUDA libraries
+# and its fallback to CPU where no GPU is visible.
+test-docker-gpu-image: setup
+	scripts/docker-install.sh
+	TEST_GPU_IMAGE=1 $(PY) -m pytest tests/docker/test_gpu_image.py -m docker --timeout 1800 -p no:cacheprovider -s
 
 docker-up:
 	$(COMPOSE) up -d

@@ -8,7 +8,6 @@ end, even on failure. Run with `-s` to see the time each step took.
 
 from __future__ import annotations
 
-import os
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
@@ -18,6 +17,7 @@ import yaml
 from dockertools import (
     REPO,
     SCRIPTS,
+    SESSION,
     BuiltImage,
     build_image,
     daemon_answers,
@@ -27,7 +27,6 @@ from dockertools import (
     step,
 )
 
-SESSION = f"t{os.getpid()}"
 # Every container the tier starts carries this label, so clean-up finds them all.
 CONTAINER_LABEL = f"headline-serve.test-session={SESSION}"
 BASE_TAG = "python:3.11-slim"

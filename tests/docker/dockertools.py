@@ -21,6 +21,8 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "scripts"
+# Tags and labels of this test session's images and containers.
+SESSION = f"t{os.getpid()}"
 # No proxy for loopback requests, whatever the environment says.
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
