@@ -32,6 +32,8 @@ class TrainConfig:
     """Stop after this many epochs without a better validation macro-F1 (0: never stop early)."""
     max_steps: int | None = None
     """Stop after this many optimizer steps (smoke tests); None: run every epoch."""
+    group_by_length: bool = True
+    """Batch texts of similar length together (within shuffled chunks): less padding computed."""
     device: str = "auto"
     progress: bool = True
 
@@ -79,6 +81,12 @@ def train(
         optimizer, round(config.warmup_ratio * total_steps), total_steps
     )
     generator = torch.Generator().manual_seed(config.seed)
+    lengths = [
+        len(ids)
+        for ids in tokenizer(splits.train.texts, truncation=True, max_length=config.max_length)[
+            "input_ids"
+        ]
+    ]
     best_state: dict[str, torch.Tensor] | None = None
     epochs_without_gain = 0
     step = 0
@@ -86,20 +94,13 @@ def train(
     progress = tqdm(total=total_steps, desc="fine-tuning", unit="step", disable=not config.progress)
     for epoch in range(1, config.epochs + 1):
         model.train()
-        order = torch.randperm(len(splits.train), generator=generator).tolist()
+        batches = epoch_batches(lengths, config.batch_size, generator, config.group_by_length)
         running = 0.0
-        for index, start in enumerate(range(0, len(order), config.batch_size)):
-            loss = _batch_loss(
-                model,
-                tokenizer,
-                splits.train,
-                order[start : start + config.batch_size],
-                config,
-                device,
-            )
+        for index, rows in enumerate(batches):
+            loss = _batch_loss(model, tokenizer, splits.train, rows, config, device)
             (loss / config.gradient_accumulation).backward()  # type: ignore[no-untyped-call]
             running += loss.item() / config.gradient_accumulation
-            last_batch = index + 1 == batches_per_epoch
+            last_batch = index + 1 == len(batches)
             if (index + 1) % config.gradient_accumulation and not last_batch:
                 continue
             torch.nn.utils.clip_grad_norm_(model.parameters(), 1.0)
@@ -138,6 +139,23 @@ def train(
         model.load_state_dict(best_state)
     model.eval()  # type: ignore[no-untyped-call]
     return result
+
+
+def epoch_batches(
+    lengths: list[int], batch_size: int, generator: torch.Generator, group_by_length: bool
+) -> list[list[int]]:
+    """Shuffled batches of row indices. Grouped: rows are sorted by length inside shuffled
+    chunks of 50 batches, then the batches are shuffled, so each batch pads little."""
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    if not group_by_length:
+        return [order[i : i + batch_size] for i in range(0, len(order), batch_size)]
+    chunk = batch_size * 50
+    batches = []
+    for start in range(0, len(order), chunk):
+        part = sorted(order[start : start + chunk], key=lambda i: lengths[i], reverse=True)
+        batches += [part[i : i + batch_size] for i in range(0, len(part), batch_size)]
+    shuffled = torch.randperm(len(batches), generator=generator).tolist()
+    return [batches[b] for b in shuffled]
 
 
 def _parameter_groups(model: PreTrainedModel, weight_decay: float) -> list[dict[str, object]]:
