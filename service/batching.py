@@ -50,6 +50,9 @@ class Limits:
     max_batch_size: int
     max_wait_s: float = 0.0
     max_queue_texts: int = 16384
+    max_queue_wait_s: float = 0.0
+    """Shed a request whose texts would wait longer than this at the measured model speed
+    (it would miss its deadline anyway); 0 turns the estimate off."""
     pad_to_bucket: bool = False
     pipeline_depth: int = 1
     """Batches handed to the inference thread at once; 2 keeps the next one ready (GPU)."""
@@ -132,6 +135,7 @@ class Batcher:
         self._slots: asyncio.Semaphore | None = None
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = False
+        self._texts_per_s = 0.0  # moving average of the model's speed, for early shedding
         self.failure: BaseException | None = None
 
     @property
@@ -163,6 +167,12 @@ class Batcher:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
+    def expected_wait_s(self, extra_texts: int = 0) -> float:
+        """Queued texts (plus `extra_texts`) over the model's recent texts per second."""
+        if self._texts_per_s <= 0:
+            return 0.0
+        return (self._queued + extra_texts) / self._texts_per_s
+
     def submit(self, token_ids: Sequence[Sequence[int]]) -> Pending:
         """Queue one request's tokenized texts; raises at once when the server cannot take it."""
         if self._task is None or self._task.done() or self._stopping:
@@ -175,7 +185,17 @@ class Batcher:
             raise Overloaded(
                 f"{self._queued} texts already queued (limit {self._limits.max_queue_texts}); retry shortly"
             )
+        wait = self.expected_wait_s(len(token_ids))
+        if self._limits.max_queue_wait_s and wait > self._limits.max_queue_wait_s:
+            self._observer.rejected("queue_wait")
+            raise Overloaded(
+                f"about {wait:.0f} s of work is queued, more than the {self._limits.max_queue_wait_s:g} s "
+                "a request may wait; retry shortly"
+            )
         pending = Pending(asyncio.get_running_loop().create_future(), len(token_ids), self._labels)
+        if not token_ids:
+            pending.future.set_result(pending.probs)
+            return pending
         lengths = self._lengths
         for index, ids in enumerate(token_ids):
             text = _Text(pending, index, ids)
@@ -296,6 +316,10 @@ class Batcher:
                 return
             seconds = time.perf_counter() - started
             self._observer.batch_done(len(batch), int(ids.size), seconds)
+            rate = len(batch) / max(seconds, 1e-6)
+            self._texts_per_s = (
+                rate if self._texts_per_s == 0 else 0.8 * self._texts_per_s + 0.2 * rate
+            )
             self._deliver(batch, probs, batch_id, started, seconds)
         finally:
             self._slots.release()

@@ -128,6 +128,8 @@ class Runtime:
             max_batch_size=shape.max_batch_size,
             max_wait_s=shape.max_wait_s,
             max_queue_texts=self.settings.max_queue_texts,
+            # Shed what would wait past 80% of its deadline: it would only time out later.
+            max_queue_wait_s=0.8 * self.settings.request_timeout_s,
             pad_to_bucket=shape.pad_to_bucket,
             pipeline_depth=2 if model.device == "cuda" else 1,
         )

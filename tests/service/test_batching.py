@@ -199,3 +199,16 @@ async def test_stop_finishes_queued_work_then_refuses_more(make_batcher) -> None
     assert sorted(model.seen) == list(range(10))
     with pytest.raises(NotReady, match="draining"):
         batcher.submit([text(11, 8)])
+
+
+async def test_requests_that_would_wait_past_the_limit_are_shed_early(make_batcher) -> None:
+    model = SlowModel(delay=0.05)  # at most 20 texts/s, one text per batch
+    batcher = make_batcher(model, max_batch_size=1, max_queue_wait_s=1.0)
+    first = batcher.submit([text(0, 8)])
+    await asyncio.wait_for(first.future, 5)  # one batch teaches the batcher the model's speed
+    queued = batcher.submit([text(i, 8) for i in range(1, 3)])  # ~0.1 s of work: admitted
+    with pytest.raises(Overloaded, match="queued"):
+        batcher.submit([text(i, 8) for i in range(3, 43)])  # >= 2 s of work: shed at once
+    assert batcher.expected_wait_s() > 0
+    await asyncio.wait_for(queued.future, 5)
+    assert 3 not in model.seen
