@@ -129,6 +129,11 @@ def report(artifact: Path, wall: float, config: TrainConfig) -> list[tuple[str, 
     )
     total = sum(p.stat().st_size for p in artifact.iterdir() if p.is_file())
     rows.append(("artifact directory size (MB)", f"{total / 1e6:.1f}"))
+    fp32_accuracy = float(metrics["accuracy"])
+    verdict = "met" if fp32_accuracy >= 0.85 and wall < 300 else "NOT met"
+    rows.append(
+        ("target: >= 0.85 accuracy in < 300 s", f"{verdict} ({fp32_accuracy:.4f}, {wall:.0f} s)")
+    )
     rows.append(
         ("config", json.dumps({k: v for k, v in asdict(config).items() if k != "progress"}))
     )

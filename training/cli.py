@@ -28,7 +28,11 @@ app = typer.Typer(
 @app.command()
 def train(
     data: Annotated[
-        str, typer.Option(help="CSV/JSONL/Parquet file, or a Hugging Face dataset NAME[:SPLIT].")
+        str,
+        typer.Option(
+            help="CSV/JSONL/Parquet file, or a Hugging Face dataset NAME[:SPLIT].",
+            show_default="the bundled sample headlines",
+        ),
     ] = str(SAMPLE_DATA),
     output: Annotated[
         Path, typer.Option(help="Artifact directory to write (replaced whole).")
