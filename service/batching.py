@@ -1,20 +1,17 @@
 """Dynamic batching: tokenized texts in, class probabilities out, no web framework.
 
-Each request gets one future. Its texts queue in length buckets; the loop takes the bucket
-with the oldest text and fills a batch from it (and from the next shorter buckets, so padding
-at most doubles a text) until the padded-token budget (`longest × count`) or the batch size is
-reached. Inference runs on one dedicated thread, never on the event loop. A failed batch fails
-only its requests; if the loop itself dies, every waiter gets an error and `healthy` goes false.
+Each request gets one future; its texts wait in a `LengthQueue`. The loop takes a batch
+whenever the model is free (a slot of `pipeline_depth`), pads it and runs it on the one
+inference thread, never on the event loop. A failed batch fails only its requests; if the loop
+itself dies, every waiter gets an error and `healthy` goes false.
 """
 
 from __future__ import annotations
 
 import asyncio
-import bisect
 import itertools
 import logging
 import time
-from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass
@@ -23,25 +20,12 @@ from typing import Protocol
 import numpy as np
 
 from service.errors import InferenceFailed, NotReady, Overloaded, ServiceError
+from service.length_queue import LengthQueue, Pending, QueuedText
 
 log = logging.getLogger(__name__)
 
 RunBatch = Callable[[np.ndarray, np.ndarray], np.ndarray]
 """(input_ids, attention_mask) int64 [batch, seq] -> probabilities float32 [batch, labels]."""
-
-
-def bucket_lengths(max_length: int) -> list[int]:
-    """Sequence-length buckets: steps of 8 up to 64, then ×1.5 steps, capped at max_length.
-
-    Finite, so warm-up can visit every one; fine-grained where headlines live (8-64 tokens).
-    """
-    lengths: list[int] = []
-    length = 8
-    while length < max_length:
-        lengths.append(length)
-        length = length + 8 if length < 64 else int(length * 1.5) // 8 * 8
-    lengths.append(max_length)
-    return lengths
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,39 +59,6 @@ class _NoObserver:
         pass
 
 
-class Pending:
-    """One request's texts on their way through the queue; await `future` for the probabilities."""
-
-    __slots__ = (
-        "_last_batch",
-        "enqueued_at",
-        "future",
-        "inference_s",
-        "probs",
-        "queue_s",
-        "remaining",
-    )
-
-    def __init__(self, future: asyncio.Future[np.ndarray], count: int, labels: int) -> None:
-        self.future = future
-        self.probs = np.empty((count, labels), dtype=np.float32)
-        self.remaining = count
-        self.enqueued_at = time.perf_counter()
-        self.queue_s = 0.0
-        self.inference_s = 0.0
-        self._last_batch = -1
-
-
-class _Text:
-    __slots__ = ("ids", "index", "length", "pending")
-
-    def __init__(self, pending: Pending, index: int, ids: Sequence[int]) -> None:
-        self.pending = pending
-        self.index = index
-        self.ids = ids
-        self.length = len(ids)
-
-
 class Batcher:
     def __init__(
         self,
@@ -126,9 +77,7 @@ class Batcher:
         self._labels = labels
         self._pad_id = pad_id
         self._observer: BatchObserver = observer or _NoObserver()
-        self._lengths = bucket_lengths(max_length)
-        self._buckets: dict[int, deque[_Text]] = {n: deque() for n in self._lengths}
-        self._queued = 0
+        self._queue = LengthQueue(max_length, limits.max_batch_tokens, limits.max_batch_size)
         self._batch_ids = itertools.count()
         self._task: asyncio.Task[None] | None = None
         self._wakeup: asyncio.Event | None = None
@@ -144,7 +93,7 @@ class Batcher:
 
     @property
     def queued_texts(self) -> int:
-        return self._queued
+        return self._queue.size
 
     def start(self) -> None:
         self._wakeup = asyncio.Event()
@@ -171,7 +120,7 @@ class Batcher:
         """Queued texts (plus `extra_texts`) over the model's recent texts per second."""
         if self._texts_per_s <= 0:
             return 0.0
-        return (self._queued + extra_texts) / self._texts_per_s
+        return (self._queue.size + extra_texts) / self._texts_per_s
 
     def submit(self, token_ids: Sequence[Sequence[int]]) -> Pending:
         """Queue one request's tokenized texts; raises at once when the server cannot take it."""
@@ -180,10 +129,10 @@ class Batcher:
             raise NotReady(
                 "the server is draining" if self._stopping else "the batcher is not running"
             )
-        if self._queued + len(token_ids) > self._limits.max_queue_texts:
+        if self._queue.size + len(token_ids) > self._limits.max_queue_texts:
             self._observer.rejected("queue_full")
             raise Overloaded(
-                f"{self._queued} texts already queued (limit {self._limits.max_queue_texts}); retry shortly"
+                f"{self._queue.size} texts already queued (limit {self._limits.max_queue_texts}); retry shortly"
             )
         wait = self.expected_wait_s(len(token_ids))
         if self._limits.max_queue_wait_s and wait > self._limits.max_queue_wait_s:
@@ -196,13 +145,8 @@ class Batcher:
         if not token_ids:
             pending.future.set_result(pending.probs)
             return pending
-        lengths = self._lengths
-        for index, ids in enumerate(token_ids):
-            text = _Text(pending, index, ids)
-            slot = min(bisect.bisect_left(lengths, text.length), len(lengths) - 1)
-            self._buckets[lengths[slot]].append(text)
-        self._queued += len(token_ids)
-        self._observer.queue_depth(self._queued)
+        self._queue.put(pending, token_ids)
+        self._observer.queue_depth(self._queue.size)
         assert self._wakeup is not None
         self._wakeup.set()
         return pending
@@ -211,7 +155,7 @@ class Batcher:
         assert self._wakeup is not None and self._slots is not None
         try:
             while True:
-                if self._queued == 0:
+                if self._queue.size == 0:
                     if self._stopping:
                         break
                     self._wakeup.clear()
@@ -238,62 +182,21 @@ class Batcher:
     async def _hold_for_company(self) -> None:
         """While the budget is not full, let the oldest text wait up to max_wait for others."""
         wait = self._limits.max_wait_s
-        if wait <= 0 or self._stopping or self._queued >= self._limits.max_batch_size:
+        if wait <= 0 or self._stopping or self._queue.size >= self._limits.max_batch_size:
             return
-        oldest = min((q[0].pending.enqueued_at for q in self._buckets.values() if q), default=None)
+        oldest = self._queue.oldest()
         if oldest is not None and (delay := oldest + wait - time.perf_counter()) > 0:
             await asyncio.sleep(delay)
 
-    def _purge_head(self, queue: deque[_Text]) -> None:
-        """Drop texts whose request already ended (deadline passed, client gone, failed)."""
-        while queue and queue[0].pending.future.done():
-            queue.popleft()
-            self._queued -= 1
-
-    def _take(self) -> list[_Text]:
-        first: int | None = None
-        for length, queue in self._buckets.items():
-            self._purge_head(queue)
-            if queue and (
-                first is None
-                or queue[0].pending.enqueued_at < self._buckets[first][0].pending.enqueued_at
-            ):
-                first = length
-        if first is None:
-            return []
-        batch: list[_Text] = []
-        longest = 0
-        limits = self._limits
-        # The oldest text's bucket first, then shorter ones whose texts at least half fill it.
-        for length in sorted(
-            (n for n in self._lengths if n <= first and n * 2 > first), reverse=True
-        ):
-            queue = self._buckets[length]
-            while queue:
-                text = queue[0]
-                if text.pending.future.done():
-                    queue.popleft()
-                    self._queued -= 1
-                    continue
-                new_longest = max(longest, text.length)
-                if len(batch) >= limits.max_batch_size or (
-                    batch and new_longest * (len(batch) + 1) > limits.max_batch_tokens
-                ):
-                    break
-                batch.append(queue.popleft())
-                longest = new_longest
-            if len(batch) >= limits.max_batch_size:
-                break
-        self._queued -= len(batch)
-        self._observer.queue_depth(self._queued)
+    def _take(self) -> list[QueuedText]:
+        batch = self._queue.take()
+        self._observer.queue_depth(self._queue.size)
         return batch
 
-    def _pad(self, batch: list[_Text]) -> tuple[np.ndarray, np.ndarray]:
+    def _pad(self, batch: list[QueuedText]) -> tuple[np.ndarray, np.ndarray]:
         longest = max(t.length for t in batch)
         if self._limits.pad_to_bucket:
-            longest = self._lengths[
-                min(bisect.bisect_left(self._lengths, longest), len(self._lengths) - 1)
-            ]
+            longest = self._queue.bucket_of(longest)
         ids = np.full((len(batch), longest), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), longest), dtype=np.int64)
         for row, text in enumerate(batch):
@@ -301,7 +204,7 @@ class Batcher:
             mask[row, : text.length] = 1
         return ids, mask
 
-    async def _run_batch(self, batch: list[_Text]) -> None:
+    async def _run_batch(self, batch: list[QueuedText]) -> None:
         assert self._slots is not None
         batch_id = next(self._batch_ids)
         try:
@@ -325,7 +228,12 @@ class Batcher:
             self._slots.release()
 
     def _deliver(
-        self, batch: list[_Text], probs: np.ndarray, batch_id: int, started: float, seconds: float
+        self,
+        batch: list[QueuedText],
+        probs: np.ndarray,
+        batch_id: int,
+        started: float,
+        seconds: float,
     ) -> None:
         for row, text in enumerate(batch):
             pending = text.pending
@@ -333,23 +241,20 @@ class Batcher:
                 continue
             pending.probs[text.index] = probs[row]
             pending.queue_s = max(pending.queue_s, started - pending.enqueued_at)
-            if pending._last_batch != batch_id:
-                pending._last_batch = batch_id
+            if pending.last_batch != batch_id:
+                pending.last_batch = batch_id
                 pending.inference_s += seconds
             pending.remaining -= 1
             if pending.remaining == 0:
                 pending.future.set_result(pending.probs)
 
     @staticmethod
-    def _fail(batch: list[_Text], error: ServiceError) -> None:
+    def _fail(batch: list[QueuedText], error: ServiceError) -> None:
         for text in batch:
             if not text.pending.future.done():
                 text.pending.future.set_exception(error)
 
     def _fail_everything(self, exc: BaseException) -> None:
         error = NotReady(f"the batcher stopped ({type(exc).__name__}); retry on another instance")
-        for queue in self._buckets.values():
-            self._fail(list(queue), error)
-            queue.clear()
-        self._queued = 0
+        self._fail(list(self._queue.clear()), error)
         self._observer.queue_depth(0)

@@ -18,8 +18,9 @@ from typing import Literal, Protocol
 import numpy as np
 
 from service.artifact import ArtifactError, Manifest
-from service.batching import Batcher, Limits, RunBatch, bucket_lengths
+from service.batching import Batcher, Limits, RunBatch
 from service.errors import DeadlineExceeded, NotReady
+from service.length_queue import bucket_lengths
 from service.metrics import Metrics
 from service.settings import BatchShape, Settings
 

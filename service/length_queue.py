@@ -1,0 +1,135 @@
+"""Queued texts in sequence-length buckets, and how a batch is taken from them.
+
+Each request's texts wait in the bucket of their token count. `take` starts from the bucket
+holding the oldest text and fills a batch from it and from shorter buckets whose texts are at
+least half as long (so padding at most doubles a text), until the padded-token budget
+(`longest × count`) or the batch size is reached. Texts of requests that already ended (deadline
+passed, failed) are dropped as they surface.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import bisect
+import time
+from collections import deque
+from collections.abc import Iterator, Sequence
+
+import numpy as np
+
+
+def bucket_lengths(max_length: int) -> list[int]:
+    """Sequence-length buckets: steps of 8 up to 64, then ×1.5 steps, capped at max_length.
+
+    Finite, so warm-up can visit every one; fine-grained where headlines live (8-64 tokens).
+    """
+    lengths: list[int] = []
+    length = 8
+    while length < max_length:
+        lengths.append(length)
+        length = length + 8 if length < 64 else int(length * 1.5) // 8 * 8
+    lengths.append(max_length)
+    return lengths
+
+
+class Pending:
+    """One request's texts on their way through the queue; await `future` for the probabilities."""
+
+    __slots__ = (
+        "enqueued_at",
+        "future",
+        "inference_s",
+        "last_batch",
+        "probs",
+        "queue_s",
+        "remaining",
+    )
+
+    def __init__(self, future: asyncio.Future[np.ndarray], count: int, labels: int) -> None:
+        self.future = future
+        self.probs = np.empty((count, labels), dtype=np.float32)
+        self.remaining = count
+        self.enqueued_at = time.perf_counter()
+        self.queue_s = 0.0
+        self.inference_s = 0.0
+        self.last_batch = -1
+
+
+class QueuedText:
+    __slots__ = ("ids", "index", "length", "pending")
+
+    def __init__(self, pending: Pending, index: int, ids: Sequence[int]) -> None:
+        self.pending = pending
+        self.index = index
+        self.ids = ids
+        self.length = len(ids)
+
+
+class LengthQueue:
+    def __init__(self, max_length: int, max_batch_tokens: int, max_batch_size: int) -> None:
+        self.lengths = bucket_lengths(max_length)
+        self._buckets: dict[int, deque[QueuedText]] = {n: deque() for n in self.lengths}
+        self._max_tokens = max_batch_tokens
+        self._max_size = max_batch_size
+        self.size = 0
+        """Texts queued, counting those of ended requests not yet dropped."""
+
+    def bucket_of(self, length: int) -> int:
+        return self.lengths[min(bisect.bisect_left(self.lengths, length), len(self.lengths) - 1)]
+
+    def put(self, pending: Pending, token_ids: Sequence[Sequence[int]]) -> None:
+        for index, ids in enumerate(token_ids):
+            text = QueuedText(pending, index, ids)
+            self._buckets[self.bucket_of(text.length)].append(text)
+        self.size += len(token_ids)
+
+    def oldest(self) -> float | None:
+        """When the oldest queued text arrived (perf_counter), if any."""
+        return min((q[0].pending.enqueued_at for q in self._buckets.values() if q), default=None)
+
+    def _purge_head(self, queue: deque[QueuedText]) -> None:
+        while queue and queue[0].pending.future.done():
+            queue.popleft()
+            self.size -= 1
+
+    def take(self) -> list[QueuedText]:
+        first: int | None = None
+        for length, queue in self._buckets.items():
+            self._purge_head(queue)
+            if queue and (
+                first is None
+                or queue[0].pending.enqueued_at < self._buckets[first][0].pending.enqueued_at
+            ):
+                first = length
+        if first is None:
+            return []
+        batch: list[QueuedText] = []
+        longest = 0
+        for length in sorted(
+            (n for n in self.lengths if n <= first and n * 2 > first), reverse=True
+        ):
+            queue = self._buckets[length]
+            while queue:
+                text = queue[0]
+                if text.pending.future.done():
+                    queue.popleft()
+                    self.size -= 1
+                    continue
+                new_longest = max(longest, text.length)
+                if len(batch) >= self._max_size or (
+                    batch and new_longest * (len(batch) + 1) > self._max_tokens
+                ):
+                    break
+                batch.append(queue.popleft())
+                longest = new_longest
+            if len(batch) >= self._max_size:
+                break
+        self.size -= len(batch)
+        return batch
+
+    def clear(self) -> Iterator[QueuedText]:
+        """Empty the queue, yielding every text that was in it."""
+        for queue in self._buckets.values():
+            while queue:
+                yield queue.popleft()
+        self.size = 0
