@@ -29,6 +29,7 @@ GRAFANA = REPO / "docker" / "grafana"
 @dataclass
 class Stack:
     project: str
+    env: dict[str, str]
     server: str
     prometheus: str
 
@@ -72,6 +73,7 @@ def stack(serving_image: str, training_image: str) -> Iterator[Stack]:
                 time.sleep(1)
         yield Stack(
             project,
+            env,
             f"http://127.0.0.1:{ports['PORT']}",
             f"http://127.0.0.1:{ports['PROMETHEUS_PORT']}",
         )
@@ -122,6 +124,11 @@ def test_stack_trains_then_serves(stack: Stack) -> None:
     assert status == 200, body
     [answer] = json.loads(body)
     assert set(answer) == {"label", "score"} and 0 < answer["score"] <= 1
+
+
+def test_trainer_leaves_an_existing_model_alone(stack: Stack) -> None:
+    output = compose(stack.project, stack.env, "run", "--rm", "--no-deps", "trainer", timeout=120)
+    assert "already holds an artifact; not training" in output
 
 
 def test_prometheus_scrapes_the_server(stack: Stack) -> None:
