@@ -72,7 +72,8 @@ class Settings(BaseSettings):
     """Force one ONNX variant; by default the manifest's choice for the device."""
 
     intra_op_threads: int = Field(default=0, ge=0)
-    """ONNX Runtime threads per operator on CPU; 0 means one per core."""
+    """ONNX Runtime threads per operator on CPU; 0 means all cores but one (at least one): the
+    event loop (HTTP, JSON, tokenizer) keeps a core instead of fighting the model for it."""
 
     spin_wait: bool = False
     """Let ONNX Runtime's CPU threads busy-wait between operators: a little faster with the cores
@@ -121,7 +122,7 @@ class Settings(BaseSettings):
         return int(self.max_payload_mb * 1024 * 1024)
 
     def resolved_intra_op_threads(self) -> int:
-        return self.intra_op_threads or (os.cpu_count() or 1)
+        return self.intra_op_threads or max(1, (os.cpu_count() or 1) - 1)
 
 
 class BatchShape:
