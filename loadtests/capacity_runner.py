@@ -102,8 +102,9 @@ class StepMeasurer:
         self.env.stats.reset_all()
         self.collector.reset()
         started = time.monotonic()
-        # A p99 needs samples: at low rates the step lasts until about --min-requests were sent.
-        gevent.sleep(max(args.step_time, args.min_requests / rate))
+        # A p99 needs samples: at low rates the step lasts until about --min-requests were sent,
+        # within --max-step-time.
+        gevent.sleep(min(max(args.step_time, args.min_requests / rate), args.max_step_time))
         elapsed = time.monotonic() - started
         self.collector.active = False
         total = self.env.stats.total
@@ -177,6 +178,9 @@ def _parser() -> argparse.ArgumentParser:
         type=int,
         default=600,
         help="Requests a step should measure, for a p99 worth the name: slow rates get longer steps",
+    )
+    search_group.add_argument(
+        "--max-step-time", type=float, default=60.0, help="Longest a step measures, in seconds"
     )
     search_group.add_argument(
         "--cooldown", type=float, default=1.0, help="Seconds idle between steps"
