@@ -60,6 +60,9 @@ def train(
     max_steps: Annotated[
         int | None, typer.Option(min=1, help="Cap on optimizer steps (smoke runs).")
     ] = None,
+    freeze_embeddings: Annotated[
+        bool, typer.Option(help="Keep the word-embedding table fixed while fine-tuning.")
+    ] = TrainConfig.freeze_embeddings,
     seed: int = TrainConfig.seed,
     device: Annotated[str, typer.Option(help="auto, cpu, cuda or cuda:N.")] = "auto",
     min_accuracy: Annotated[
@@ -101,6 +104,7 @@ def train(
             gradient_accumulation=gradient_accumulation,
             patience=patience,
             max_steps=max_steps,
+            freeze_embeddings=freeze_embeddings,
             device=device,
             progress=progress,
         ),

@@ -32,6 +32,8 @@ class TrainConfig:
     """Stop after this many epochs without a better validation macro-F1 (0: never stop early)."""
     max_steps: int | None = None
     """Stop after this many optimizer steps (smoke tests); None: run every epoch."""
+    freeze_embeddings: bool = False
+    """Keep the word-embedding table fixed: half the parameters, less over-fitting on small data."""
     group_by_length: bool = True
     """Batch texts of similar length together (within shuffled chunks): less padding computed."""
     device: str = "auto"
@@ -74,6 +76,8 @@ def train(
     total_steps = steps_per_epoch * config.epochs
     if config.max_steps is not None:
         total_steps = min(total_steps, config.max_steps)
+    if config.freeze_embeddings:
+        model.get_input_embeddings().weight.requires_grad_(False)
     optimizer = torch.optim.AdamW(
         _parameter_groups(model, config.weight_decay), lr=config.learning_rate
     )

@@ -51,6 +51,7 @@ TRAIN_HYPERPARAMETERS: dict[str, Callable[[str], object]] = {
     "gradient_accumulation": int,
     "patience": int,
     "max_steps": _optional(int),
+    "freeze_embeddings": _bool,
 }
 RUN_HYPERPARAMETERS: dict[str, Callable[[str], object]] = {
     "base_model": str,
