@@ -4,7 +4,7 @@ Uses ../shared/data/ag_news_titles.csv (relative to the repository root; 5,704 A
 headlines, for measurement only: never copied into the project). Skips with a message when the
 file is absent. Target: >= 85% test accuracy in under 5 minutes on 2 CPU cores.
 
-    python benchmarks/bench_train.py [--data PATH] [--epochs 2] [--output runs/bench-train/model]
+    python benchmarks/bench_train.py [--data PATH] [--epochs N] [--output runs/bench-train/model]
 """
 
 from __future__ import annotations
@@ -14,14 +14,14 @@ import json
 import os
 import sys
 import time
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 REPO = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(REPO))
-if TYPE_CHECKING:
-    from training.finetune import TrainConfig
+from training.finetune import TrainConfig  # noqa: E402  (after the sys.path line)
+
+TRAIN_DEFAULTS = TrainConfig()
 
 DEFAULT_DATA = REPO.parent / "shared" / "data" / "ag_news_titles.csv"
 
@@ -34,10 +34,10 @@ def main() -> int:
         "--data", type=Path, default=Path(os.environ.get("BENCH_TRAIN_DATA", DEFAULT_DATA))
     )
     parser.add_argument("--output", type=Path, default=REPO / "runs" / "bench-train" / "model")
-    parser.add_argument("--epochs", type=int, default=2)
-    parser.add_argument("--batch-size", type=int, default=32)
-    parser.add_argument("--max-length", type=int, default=64)
-    parser.add_argument("--learning-rate", type=float, default=1e-4)
+    parser.add_argument("--epochs", type=int, default=TRAIN_DEFAULTS.epochs)
+    parser.add_argument("--batch-size", type=int, default=TRAIN_DEFAULTS.batch_size)
+    parser.add_argument("--max-length", type=int, default=TRAIN_DEFAULTS.max_length)
+    parser.add_argument("--learning-rate", type=float, default=TRAIN_DEFAULTS.learning_rate)
     parser.add_argument("--progress", action="store_true", help="show the progress bar")
     args = parser.parse_args()
     if not args.data.is_file():
@@ -45,12 +45,12 @@ def main() -> int:
         return 0
 
     from training.export import ExportOptions
-    from training.finetune import TrainConfig
     from training.logs import quiet_libraries
     from training.pipeline import RunOptions, run
 
     quiet_libraries()
-    config = TrainConfig(
+    config = replace(
+        TRAIN_DEFAULTS,
         epochs=args.epochs,
         batch_size=args.batch_size,
         max_length=args.max_length,

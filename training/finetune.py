@@ -20,8 +20,8 @@ from training.evaluate import predict_logits
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 4
-    batch_size: int = 32
+    epochs: int = 3
+    batch_size: int = 16
     learning_rate: float = 1e-4
     warmup_ratio: float = 0.1
     weight_decay: float = 0.01
@@ -32,7 +32,7 @@ class TrainConfig:
     """Stop after this many epochs without a better validation macro-F1 (0: never stop early)."""
     max_steps: int | None = None
     """Stop after this many optimizer steps (smoke tests); None: run every epoch."""
-    freeze_embeddings: bool = False
+    freeze_embeddings: bool = True
     """Keep the word-embedding table fixed: half the parameters, less over-fitting on small data."""
     group_by_length: bool = True
     """Batch texts of similar length together (within shuffled chunks): less padding computed."""

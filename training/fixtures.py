@@ -50,6 +50,7 @@ def build_tiny_artifact(out_dir: Path, *, max_length: int = 32, seed: int = 0) -
             max_length=max_length,
             seed=seed,
             patience=0,
+            freeze_embeddings=False,  # random embeddings: they must learn too
             progress=False,
         ),
         export=ExportOptions(cpu_variant="fp32", fp16="off", int8_max_accuracy_drop=None),
