@@ -9,14 +9,13 @@ from pathlib import Path
 import numpy as np
 import onnxruntime as ort
 import pytest
+from service_helpers import running, serving
 from tokenizers import Tokenizer
 
 from service.app import create_app
 from service.artifact import load_manifest
 from service.backend import OnnxBackend
 from service.settings import Settings
-
-from .conftest import running, serving
 
 TEXTS = [
     "Stocks rally as the central bank holds rates",

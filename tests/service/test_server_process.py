@@ -12,8 +12,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-
-from .conftest import ServerProcess, serve_process
+from service_helpers import ServerProcess, serve_process
 
 pytestmark = pytest.mark.slow
 
