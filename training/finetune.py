@@ -20,7 +20,7 @@ from training.evaluate import predict_logits
 
 @dataclass(frozen=True)
 class TrainConfig:
-    epochs: int = 3
+    epochs: int = 4
     batch_size: int = 16
     learning_rate: float = 1e-4
     warmup_ratio: float = 0.1
