@@ -26,7 +26,9 @@ def _parser() -> argparse.ArgumentParser:
         "--port", type=int, help="TCP port (default $SAGEMAKER_BIND_TO_PORT or 8080)"
     )
     parser.add_argument("--host", help="interface to bind (default 0.0.0.0)")
-    parser.add_argument("--workers", type=int, help="server processes (default 1)")
+    parser.add_argument(
+        "--workers", type=int, help="server processes (default: one per core on CPU, one on a GPU)"
+    )
     return parser
 
 
@@ -37,12 +39,10 @@ def _env(*names: str, default: str) -> str:
 def _listen_early(args: argparse.Namespace) -> socket.socket | None:
     """Bind before the slow imports: SageMaker expects the port open within 250 ms of start.
 
-    Connections wait in the kernel's backlog until uvicorn serves them. On any doubt (several
-    workers, a bad value, the port taken) return None and let uvicorn bind and report.
+    Connections wait in the kernel's backlog until uvicorn (or its worker processes, which
+    share this socket) serves them. On any doubt (a bad value, the port taken) return None and
+    let uvicorn bind and report.
     """
-    workers = args.workers or _env("SERVE_WORKERS", "SAGEMAKER_MODEL_SERVER_WORKERS", default="1")
-    if str(workers) != "1":
-        return None
     host = args.host or _env("SERVE_HOST", default="0.0.0.0")
     try:
         port = args.port or int(_env("SERVE_PORT", "SAGEMAKER_BIND_TO_PORT", default="8080"))

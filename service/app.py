@@ -14,7 +14,7 @@ from starlette.types import Receive, Scope, Send
 
 from service.errors import ServiceError
 from service.logs import configure
-from service.metrics import Metrics
+from service.metrics import Metrics, worker_exited
 from service.routes import error_response, invocations, router
 from service.runtime import Model, Runtime
 from service.settings import Settings
@@ -65,6 +65,7 @@ def create_app(
                 loading.cancel()
                 await asyncio.gather(loading, return_exceptions=True)
             await runtime.close()
+            worker_exited()
             log.info("stopped")
 
     app = ServingApp(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, Literal
 
@@ -108,7 +108,6 @@ class OnnxBackend:
 
         self.manifest = load_manifest(model_dir, verify_checksums=verify_checksums)
         self.plan = plan_device(device, ort.get_available_providers(), self.manifest, precision)
-        variant = self.manifest.variant_for(self.plan.device, self.plan.precision)
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
@@ -118,26 +117,40 @@ class OnnxBackend:
         options.add_session_config_entry(
             "session.intra_op.allow_spinning", "1" if spin_wait else "0"
         )
-        try:
-            self._session = ort.InferenceSession(
-                str(model_dir / variant.file), sess_options=options, providers=self.plan.providers
-            )
-        except Exception as exc:  # onnxruntime raises several unrelated types for a bad graph
-            raise ArtifactError(
-                f"{model_dir / variant.file}: ONNX Runtime cannot load it ({exc})"
-            ) from exc
+        self._session = self._open(model_dir, options)
         self.provider = self._session.get_providers()[0]
         if self.plan.device == "cuda" and self.provider != CUDA:
+            # onnxruntime-gpu lists CUDA on a host without a usable GPU, then quietly runs the
+            # GPU variant on CPU: reopen with the CPU plan, so the CPU variant (int8) serves.
             log.warning(
-                "CUDA provider failed to initialise; ONNX Runtime fell back to %s", self.provider
+                "the CUDA provider failed to initialise (no usable GPU or CUDA libraries); "
+                "serving on CPU"
             )
-        self._check_signature(variant.file)
+            cpu_plan = plan_device("cpu", [CPU], self.manifest, precision)
+            self.plan = replace(
+                cpu_plan, note=f"CUDA fell back to CPU; variant {cpu_plan.precision}"
+            )
+            self._session = self._open(model_dir, options)
+            self.provider = self._session.get_providers()[0]
         self.encoder = TextEncoder(model_dir / self.manifest.tokenizer, self.manifest.max_length)
         self.labels = list(self.manifest.labels)
         self._io_binding = self.provider == CUDA
         log.info(
             "%s; provider %s; model %s", self.plan.note, self.provider, self.manifest.model_version
         )
+
+    def _open(self, model_dir: Path, options: Any) -> Any:
+        import onnxruntime as ort
+
+        file = self.manifest.variant_for(self.plan.device, self.plan.precision).file
+        try:
+            session = ort.InferenceSession(
+                str(model_dir / file), sess_options=options, providers=self.plan.providers
+            )
+        except Exception as exc:  # onnxruntime raises several unrelated types for a bad graph
+            raise ArtifactError(f"{model_dir / file}: ONNX Runtime cannot load it ({exc})") from exc
+        self._check_signature(session, file)
+        return session
 
     @property
     def device(self) -> Literal["cpu", "cuda"]:
@@ -150,13 +163,13 @@ class OnnxBackend:
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         return self.encoder.encode(texts)
 
-    def _check_signature(self, file: str) -> None:
-        inputs = {i.name for i in self._session.get_inputs()}
+    def _check_signature(self, session: Any, file: str) -> None:
+        inputs = {i.name for i in session.get_inputs()}
         if inputs != set(self.manifest.input_names):
             raise ArtifactError(
                 f"{file}: inputs {sorted(inputs)} but the manifest says {self.manifest.input_names}"
             )
-        outputs = {o.name: o for o in self._session.get_outputs()}
+        outputs = {o.name: o for o in session.get_outputs()}
         if self.manifest.output_name not in outputs:
             raise ArtifactError(
                 f"{file}: no output {self.manifest.output_name!r} (has {sorted(outputs)})"

@@ -6,14 +6,24 @@ limit), batch sizes in powers of two up to the GPU's 512, padded tokens up to th
 
 from __future__ import annotations
 
+import os
+import shutil
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from prometheus_client import (
     CollectorRegistry,
     Counter,
     Gauge,
     Histogram,
-    Info,
     generate_latest,
+    multiprocess,
 )
+
+# Set by the parent before it starts worker processes: prometheus_client then keeps every
+# worker's values in files there, and /metrics in any worker reports the sum over all of them.
+MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
 
 _SECONDS = (
     0.0005,
@@ -76,7 +86,12 @@ class Metrics:
         self.texts_per_request = Histogram(
             "serve_request_texts", "Texts per request.", buckets=_SIZES, registry=reg
         )
-        self.queue_texts = Gauge("serve_queue_texts", "Texts waiting for the model.", registry=reg)
+        self.queue_texts = Gauge(
+            "serve_queue_texts",
+            "Texts waiting for the model (all workers).",
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
         self.requests = Counter(
             "serve_requests",
             "Finished /invocations requests by HTTP status.",
@@ -89,8 +104,23 @@ class Metrics:
             ["reason"],
             registry=reg,
         )
-        self.ready = Gauge("serve_ready", "1 when /ping answers 200.", registry=reg)
-        self.model = Info("serve_model", "The model being served.", registry=reg)
+        self.ready = Gauge(
+            "serve_ready",
+            "1 when /ping answers 200 (in every worker).",
+            registry=reg,
+            multiprocess_mode="livemin",
+        )
+        # An info metric by hand: prometheus_client's Info cannot span worker processes.
+        self.model = Gauge(
+            "serve_model_info",
+            "The model being served (value 1).",
+            ["version", "labels", "provider", "max_length"],
+            registry=reg,
+            multiprocess_mode="max",
+        )
+
+    def model_loaded(self, version: str, labels: list[str], provider: str, max_length: int) -> None:
+        self.model.labels(version, ",".join(labels), provider, str(max_length)).set(1)
 
     # The batching core's observer interface.
     def batch_done(self, size: int, padded_tokens: int, seconds: float) -> None:
@@ -105,7 +135,35 @@ class Metrics:
         self.rejects.labels(reason).inc()
 
     def exposition(self) -> bytes:
+        if os.environ.get(MULTIPROC_DIR):
+            merged = CollectorRegistry()
+            multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+            return generate_latest(merged)
         return generate_latest(self.registry)
+
+
+def worker_exited() -> None:
+    """Drop this worker's live gauges (queue depth, readiness) from the shared figures."""
+    if os.environ.get(MULTIPROC_DIR):
+        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+
+
+@contextmanager
+def metrics_shared_across_processes() -> Iterator[None]:
+    """For the lifetime of several workers: a fresh directory for their metric files (the
+    user's PROMETHEUS_MULTIPROC_DIR if set, emptied first), exported to the workers."""
+    given = os.environ.get(MULTIPROC_DIR)
+    path = given or tempfile.mkdtemp(prefix="serve-metrics-")
+    if given:
+        shutil.rmtree(path, ignore_errors=True)
+        os.makedirs(path, exist_ok=True)
+    os.environ[MULTIPROC_DIR] = path
+    try:
+        yield
+    finally:
+        if not given:
+            shutil.rmtree(path, ignore_errors=True)
+            del os.environ[MULTIPROC_DIR]
 
 
 # The 0.0.4 text format: what every Prometheus (Debian's 2.42 included) and SageMaker scrape.

@@ -23,6 +23,7 @@ from service.errors import DeadlineExceeded, NotReady
 from service.length_queue import bucket_lengths
 from service.metrics import Metrics
 from service.settings import BatchShape, Settings
+from service.worker_board import WorkerBoard
 
 log = logging.getLogger(__name__)
 
@@ -86,15 +87,23 @@ class Runtime:
         self.batcher: Batcher | None = None
         self._load_model = load_model
         self._inference = ThreadPoolExecutor(1, thread_name_prefix="inference")
+        self._board = WorkerBoard.from_env(settings.workers)
         self._tokenizers = ThreadPoolExecutor(
             min(4, os.cpu_count() or 1), thread_name_prefix="tokenize"
         )
 
     @property
     def ready(self) -> bool:
-        return self.status == "ready" and self.batcher is not None and self.batcher.healthy
+        return (
+            self.status == "ready"
+            and self.batcher is not None
+            and self.batcher.healthy
+            and (self._board is None or self._board.all_ready())
+        )
 
     def not_ready_reason(self) -> str:
+        if self.status == "ready" and self.batcher is not None and self.batcher.healthy:
+            return "other worker processes are still loading the model"
         if self.status == "ready":
             return "the batcher stopped; see the server log"
         return {"loading": "the model is loading", "draining": "the server is draining"}.get(
@@ -149,15 +158,12 @@ class Runtime:
         if self.status == "loading":
             self.status = "ready"
         manifest = model.manifest
-        self.metrics.model.info(
-            {
-                "version": manifest.model_version,
-                "labels": ",".join(model.labels),
-                "provider": model.provider,
-                "max_length": str(manifest.max_length),
-            }
+        self.metrics.model_loaded(
+            manifest.model_version, model.labels, model.provider, manifest.max_length
         )
         self.metrics.ready.set(1)
+        if self._board is not None:
+            self._board.post_ready()
         log.info(
             "ready in %.1f s (warm-up of %d length buckets %.1f s): batch <= %d texts / %d tokens, wait %.1f ms",
             time.perf_counter() - started,
@@ -204,6 +210,8 @@ class Runtime:
 
     async def close(self) -> None:
         self.begin_drain()
+        if self._board is not None:
+            self._board.withdraw()
         if self.batcher is not None:
             await self.batcher.stop(self.settings.drain_timeout_s)
         self._inference.shutdown(wait=True, cancel_futures=True)

@@ -2,17 +2,24 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import signal
 import socket
+import tempfile
 from types import FrameType
 from typing import Any
 
 import uvicorn
+from uvicorn.supervisors import Multiprocess
 
 from service.app import create_app
 from service.logs import configure
-from service.settings import Settings
+from service.metrics import metrics_shared_across_processes
+from service.settings import Settings, usable_cores
+from service.worker_board import BOARD_DIR
+
+log = logging.getLogger(__name__)
 
 # Keep-alive longer than SageMaker's and load balancers' idle timeouts, so connections are reused.
 KEEP_ALIVE_S = 75
@@ -31,9 +38,29 @@ class _DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
+def cuda_offered(settings: Settings) -> bool:
+    """Whether the model will run on CUDA (the worker count depends on it)."""
+    if settings.device == "cpu":
+        return False
+    import onnxruntime
+
+    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+
+
 def serve(settings: Settings, listening: socket.socket | None = None) -> None:
     """Serve until SIGTERM; `listening` is a socket bound early by the entry point, if any."""
     configure(settings.log_level, settings.log_format, settings.access_log)
+    workers = settings.resolved_workers(cuda_offered(settings))
+    settings = settings.model_copy(update={"workers": workers})
+    settings = settings.model_copy(
+        update={"intra_op_threads": settings.resolved_intra_op_threads()}
+    )
+    log.info(
+        "%d worker process(es) x %d ONNX Runtime thread(s) on %d usable core(s)",
+        workers,
+        settings.intra_op_threads,
+        usable_cores(),
+    )
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -45,18 +72,36 @@ def serve(settings: Settings, listening: socket.socket | None = None) -> None:
         "date_header": False,
         "backlog": 4096,
     }
-    if settings.workers > 1:
-        # Each worker process builds its own app (and model copy) from the environment.
-        os.environ.update(
-            SERVE_MODEL_DIR=str(settings.model_dir),
-            SERVE_HOST=settings.host,
-            SERVE_PORT=str(settings.port),
+    if workers > 1:
+        config = uvicorn.Config(
+            "service.app:app_from_env", factory=True, workers=workers, **options
         )
-        uvicorn.run("service.app:app_from_env", factory=True, workers=settings.workers, **options)
+        _serve_workers(settings, config, listening)
         return
     app = create_app(settings)
-    server = _DrainingServer(uvicorn.Config(app, **options), app.state.runtime.begin_drain)
+    config = uvicorn.Config(app, **options)
+    server = _DrainingServer(config, app.state.runtime.begin_drain)
     # uvicorn re-raises the SIGTERM it drained for; after a clean drain that should exit 0,
     # which is what SageMaker and `docker stop` expect, so the re-raised signal is ignored.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
     server.run(sockets=[listening] if listening else None)
+
+
+def _serve_workers(
+    settings: Settings, config: uvicorn.Config, listening: socket.socket | None
+) -> None:
+    """Start `workers` processes on one listening socket; uvicorn's supervisor restarts a
+    worker that dies and, on SIGTERM, lets each drain its requests before exiting."""
+    # Each worker builds its own app (and model copy) from the environment.
+    os.environ.update(
+        SERVE_MODEL_DIR=str(settings.model_dir),
+        SERVE_HOST=settings.host,
+        SERVE_PORT=str(settings.port),
+        SERVE_WORKERS=str(settings.workers),
+        SERVE_INTRA_OP_THREADS=str(settings.intra_op_threads),
+    )
+    with metrics_shared_across_processes(), tempfile.TemporaryDirectory() as board:
+        os.environ[BOARD_DIR] = board
+        sock = listening or config.bind_socket()
+        sock.set_inheritable(True)
+        Multiprocess(config, sockets=[sock]).run()

@@ -8,6 +8,7 @@ issue for CUDA. `None` means "the device default".
 
 from __future__ import annotations
 
+import math
 import os
 from pathlib import Path
 from typing import ClassVar, Literal
@@ -48,10 +49,10 @@ class Settings(BaseSettings):
     """TCP port; SageMaker sets SAGEMAKER_BIND_TO_PORT (8080 when unset)."""
 
     workers: int = Field(
-        default=1, ge=1, le=64, validation_alias=_alias("workers", "SAGEMAKER_MODEL_SERVER_WORKERS")
+        default=0, ge=0, le=64, validation_alias=_alias("workers", "SAGEMAKER_MODEL_SERVER_WORKERS")
     )
-    """Server processes, each with its own model copy. One is right on CPU (ONNX Runtime uses
-    every core); on a GPU more processes parse HTTP in parallel, ~50 MB of GPU memory each."""
+    """Server processes, each with its own model copy and event loop; 0 means one per usable
+    core on CPU (measured best: docs/serving.md) and one on a GPU (~50 MB of GPU memory each)."""
 
     max_payload_mb: float = Field(
         default=6.0, gt=0, validation_alias=_alias("max_payload_mb", "SAGEMAKER_MAX_PAYLOAD_IN_MB")
@@ -72,8 +73,8 @@ class Settings(BaseSettings):
     """Force one ONNX variant; by default the manifest's choice for the device."""
 
     intra_op_threads: int = Field(default=0, ge=0)
-    """ONNX Runtime threads per operator on CPU; 0 means all cores but one (at least one): the
-    event loop (HTTP, JSON, tokenizer) keeps a core instead of fighting the model for it."""
+    """ONNX Runtime threads per operator in each worker on CPU; 0 shares the usable cores among
+    the workers (one each with the default one worker per core)."""
 
     spin_wait: bool = False
     """Let ONNX Runtime's CPU threads busy-wait between operators: a little faster with the cores
@@ -121,17 +122,36 @@ class Settings(BaseSettings):
     def max_payload_bytes(self) -> int:
         return int(self.max_payload_mb * 1024 * 1024)
 
+    def resolved_workers(self, cuda: bool) -> int:
+        """Worker processes to start: the setting, else one per usable core (one on a GPU)."""
+        return self.workers or (1 if cuda else usable_cores())
+
     def resolved_intra_op_threads(self) -> int:
-        return self.intra_op_threads or max(1, (os.cpu_count() or 1) - 1)
+        return self.intra_op_threads or max(1, usable_cores() // max(1, self.workers))
+
+
+CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+
+
+def usable_cores() -> int:
+    """Cores this process may run on: its CPU affinity, capped by a cgroup v2 CPU quota
+    (`docker run --cpus`, Compose `cpus:`), which os.cpu_count() ignores."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    try:
+        quota, period = CGROUP_CPU_MAX.read_text().split()[:2]
+        if quota != "max":
+            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return cores
 
 
 class BatchShape:
     """The batch limits in force on one device, settings first, then the device default."""
 
     # Measured here (docs/serving.md): on CPU, length-grouped batches of 4-8 headlines beat
-    # batch 1 by ~1.6x; 16 is slower again and 32 slower than batch 1.
-    # Measured here (docs/serving.md): on CPU, length-grouped batches of 4-8 headlines beat
-    # batch 1 by ~1.6x, 16 is slower again, 32 no better than batch 1. GPUs want the opposite.
+    # batch 1 by ~1.6x through the server, 16 is no better, 32 worse. GPUs want the opposite.
     CPU_DEFAULTS: ClassVar[dict[str, float]] = {
         "max_batch_tokens": 256,
         "max_batch_size": 8,

@@ -121,14 +121,15 @@ def test_started_like_sagemaker_with_a_broken_artifact_it_listens_but_never_turn
         assert "Traceback" not in server.output()
 
 
+@pytest.mark.parametrize("workers", ["1", "2"])
 async def test_sigterm_drains_in_flight_requests_and_exits_0(
-    tiny_artifact: Path, tmp_path: Path
+    tiny_artifact: Path, tmp_path: Path, workers: str
 ) -> None:
     texts = [
         f"headline number {i} about markets, sport and science in the news today"
         for i in range(150)
     ]
-    with serve_process(tiny_artifact, tmp_path) as server:
+    with serve_process(tiny_artifact, tmp_path, SERVE_WORKERS=workers) as server:
         server.wait_for_ping()
         limits = httpx.Limits(max_connections=32)
         async with httpx.AsyncClient(base_url=server.url, timeout=30, limits=limits) as client:
@@ -147,6 +148,24 @@ async def test_sigterm_drains_in_flight_requests_and_exits_0(
         assert all(len(r.json()) == len(texts) for r in responses)  # type: ignore[union-attr]
         assert server.process.wait(30) == 0
         assert "draining" in server.output()
+
+
+def test_several_workers_share_the_port_and_report_metrics_together(
+    tiny_artifact: Path, tmp_path: Path
+) -> None:
+    with serve_process(tiny_artifact, tmp_path, SERVE_WORKERS="2") as server:
+        server.wait_for_ping()
+        children = Path(f"/proc/{server.process.pid}/task/{server.process.pid}/children")
+        assert len(children.read_text().split()) >= 2  # the workers (and uvicorn's helper)
+        for i in range(40):  # a new connection each: the kernel spreads them over the workers
+            answer = httpx.post(f"{server.url}/invocations", json={"inputs": f"headline {i}"})
+            assert answer.status_code == 200
+        for _ in range(6):  # whichever worker answers /metrics reports both workers' figures
+            metrics = httpx.get(f"{server.url}/metrics").text
+            assert _gauge(metrics, 'serve_requests_total{status="200"}') == 40
+            assert _gauge(metrics, "serve_ready") == 1
+            assert "serve_model_info{" in metrics
+        assert "2 worker process(es) x 1 ONNX Runtime thread(s)" in server.output()
 
 
 def _gauge(exposition: str, name: str) -> float:

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
+from service import settings as settings_module
 from service.__main__ import main
 from service.settings import BatchShape, Settings
 
@@ -49,3 +50,28 @@ def test_batch_shape_defaults_differ_by_device_and_settings_override() -> None:
     assert not cpu.pad_to_bucket and gpu.pad_to_bucket
     custom = BatchShape(Settings(max_batch_size=3, max_wait_ms=4), "cpu")
     assert custom.max_batch_size == 3 and custom.max_wait_s == pytest.approx(0.004)
+
+
+def test_workers_default_to_one_per_core_on_cpu_and_one_on_a_gpu(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(settings_module.os, "sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.setattr(settings_module, "CGROUP_CPU_MAX", tmp_path / "absent")
+    auto = Settings()
+    assert auto.resolved_workers(cuda=False) == 8 and auto.resolved_workers(cuda=True) == 1
+    assert Settings(workers=8).resolved_intra_op_threads() == 1
+    assert Settings(workers=2).resolved_intra_op_threads() == 4
+    assert Settings(workers=3, intra_op_threads=5).resolved_intra_op_threads() == 5
+    assert Settings(workers=3).resolved_workers(cuda=True) == 3
+
+
+def test_a_cgroup_cpu_quota_caps_the_usable_cores(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(settings_module.os, "sched_getaffinity", lambda pid: set(range(8)))
+    quota = tmp_path / "cpu.max"
+    monkeypatch.setattr(settings_module, "CGROUP_CPU_MAX", quota)
+    quota.write_text("250000 100000\n")  # docker run --cpus 2.5
+    assert settings_module.usable_cores() == 3
+    quota.write_text("max 100000\n")
+    assert settings_module.usable_cores() == 8
