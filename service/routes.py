@@ -104,7 +104,7 @@ async def execution_parameters(request: Request) -> Response:
     return Response(
         orjson.dumps(
             {
-                "MaxConcurrentTransforms": 8 * settings.workers,
+                "MaxConcurrentTransforms": 8 * max(1, settings.workers),
                 "BatchStrategy": "MULTI_RECORD",
                 "MaxPayloadInMB": max(1, int(settings.max_payload_mb)),
             }

@@ -98,6 +98,7 @@ async def test_headers_options_and_formats(tiny_artifact: Path) -> None:
 
         params = await client.get("/execution-parameters")
         assert params.json()["BatchStrategy"] == "MULTI_RECORD"
+        assert params.json()["MaxConcurrentTransforms"] == 8  # one worker: 8 in flight
 
         metrics = (await client.get("/metrics")).text
         assert 'serve_requests_total{status="200"} 3.0' in metrics
