@@ -46,9 +46,21 @@ def _listen_early(args: argparse.Namespace) -> socket.socket | None:
     host = args.host or _env("SERVE_HOST", default="0.0.0.0")
     try:
         port = args.port or int(_env("SERVE_PORT", "SAGEMAKER_BIND_TO_PORT", default="8080"))
-        return socket.create_server((host, port), backlog=4096)
+        if port:
+            _fail_if_taken(host, port)
+        # SO_REUSEPORT lets each worker process listen on a socket of its own (server.py).
+        return socket.create_server((host, port), backlog=4096, reuse_port=True)
     except (OSError, ValueError, OverflowError):
         return None
+
+
+def _fail_if_taken(host: str, port: int) -> None:
+    """Bind without SO_REUSEPORT first: with it alone, a second server on a port already in use
+    (ours included) would silently join the first one's listeners instead of failing."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        probe.bind((host, port))
 
 
 def main(argv: Sequence[str] | None = None) -> None:

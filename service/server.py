@@ -11,7 +11,7 @@ from types import FrameType
 from typing import Any
 
 import uvicorn
-from uvicorn.supervisors import Multiprocess
+from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from service.app import create_app
 from service.logs import configure
@@ -90,8 +90,8 @@ def serve(settings: Settings, listening: socket.socket | None = None) -> None:
 def _serve_workers(
     settings: Settings, config: uvicorn.Config, listening: socket.socket | None
 ) -> None:
-    """Start `workers` processes on one listening socket; uvicorn's supervisor restarts a
-    worker that dies and, on SIGTERM, lets each drain its requests before exiting."""
+    """Start `workers` processes on the port; uvicorn's supervisor restarts a worker that dies
+    and, on SIGTERM, lets each drain its requests before exiting."""
     # Each worker builds its own app (and model copy) from the environment.
     os.environ.update(
         SERVE_MODEL_DIR=str(settings.model_dir),
@@ -102,6 +102,42 @@ def _serve_workers(
     )
     with metrics_shared_across_processes(), tempfile.TemporaryDirectory() as board:
         os.environ[BOARD_DIR] = board
-        sock = listening or config.bind_socket()
-        sock.set_inheritable(True)
-        Multiprocess(config, sockets=[sock]).run()
+        sockets = _worker_sockets(listening or config.bind_socket(), settings.workers)
+        _OneSocketPerWorker(config, sockets=sockets).run()
+
+
+def _worker_sockets(first: socket.socket, workers: int) -> list[socket.socket]:
+    """One listening socket per worker on the same port (SO_REUSEPORT), so the kernel spreads
+    new connections evenly. On one shared socket the first worker to wake accepts a whole burst:
+    16 connections split 15/1 in measured runs, leaving one worker idle. Falls back to sharing
+    `first` when it was bound without SO_REUSEPORT."""
+    sockets = [first]
+    first.set_inheritable(True)
+    if not first.getsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT):
+        return sockets
+    address = first.getsockname()[:2]
+    try:
+        for _ in range(workers - 1):
+            sock = socket.create_server(address, family=first.family, backlog=4096, reuse_port=True)
+            sock.set_inheritable(True)
+            sockets.append(sock)
+    except OSError as exc:
+        log.warning("workers share one socket (SO_REUSEPORT failed: %s)", exc)
+        for sock in sockets[1:]:
+            sock.close()
+        return [first]
+    return sockets
+
+
+class _OneSocketPerWorker(Multiprocess):
+    """uvicorn's supervisor, starting worker i on socket i when there is one per worker. A
+    worker restarted after a crash listens on all of them, which is correct, if less even."""
+
+    def init_processes(self) -> None:
+        if len(self.sockets) != self.processes_num:
+            super().init_processes()
+            return
+        for sock in self.sockets:
+            process = Process(self.config, [sock])
+            process.start()
+            self.processes.append(process)

@@ -5,7 +5,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -166,6 +169,24 @@ def test_several_workers_share_the_port_and_report_metrics_together(
             assert _gauge(metrics, "serve_ready") == 1
             assert "serve_model_info{" in metrics
         assert "2 worker process(es) x 1 ONNX Runtime thread(s)" in server.output()
+        port = int(server.url.rsplit(":", 1)[1])
+        assert _listening_sockets(port) == 2  # one per worker: the kernel balances connections
+
+        second = subprocess.run(
+            [sys.executable, "-m", "service", "serve", "--model-dir", str(tiny_artifact)],
+            env={**os.environ, "SERVE_HOST": "127.0.0.1", "SERVE_PORT": str(port)},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
+        assert second.returncode != 0 and "Address already in use" in second.stderr
+
+
+def _listening_sockets(port: int) -> int:
+    rows = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    return sum(
+        1 for row in rows if row.split()[1].endswith(f":{port:04X}") and row.split()[3] == "0A"
+    )
 
 
 def _gauge(exposition: str, name: str) -> float:
