@@ -10,7 +10,7 @@ ARTIFACT ?= artifacts/default
 PORT ?= 8080
 
 .PHONY: setup run train serve package test test-fast test-slow test-docker lint format typecheck \
-        bench-train bench-serve loadtest loadtest-ci capacity clean
+        bench-train bench-serve loadtest loadtest-ci capacity clean wrk
 
 setup: $(STAMP)
 
@@ -36,8 +36,15 @@ serve: setup
 package: setup
 	$(PY) -m training package $(ARTIFACT) --output $(ARTIFACT).tar.gz
 
+## wrk, the C HTTP load generator of bench-serve and of its test in `make test`: from Debian
+## packages when missing (through sudo unless root).
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+wrk:
+	@command -v wrk >/dev/null || ($(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
+
 ## Tests: the default tiers (unit, in-process, real server, real training). No Docker needed.
-test: setup
+test: setup wrk
 	$(PY) -m pytest -m "not docker and not gpu" --timeout 900
 
 test-fast: setup
@@ -62,8 +69,9 @@ format: setup
 bench-train: setup
 	$(PY) benchmarks/bench_train.py
 
-## Server vs in-process ONNX Runtime vs a naive pipeline server (BENCH_DURATION, BENCH_CONCURRENCY).
-bench-serve: setup
+## Server vs in-process ONNX Runtime vs a naive pipeline server (BENCH_DURATION, BENCH_CONCURRENCY),
+## load from wrk (installed when missing).
+bench-serve: setup wrk
 	test -f $(ARTIFACT)/manifest.json || $(PY) -m training train --output $(ARTIFACT)
 	$(PY) benchmarks/bench_serve.py --model-dir $(ARTIFACT)
 

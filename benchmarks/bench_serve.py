@@ -3,382 +3,152 @@ per-request transformers-pipeline server, all on the same model and texts, in on
 
     python benchmarks/bench_serve.py [--model-dir artifacts/default] [--duration 10]
         [--concurrency 1,4,16,64] [--texts FILE.csv] [--texts-per-request 1] [--no-naive]
+        [--json FILE]
 
-Texts: /work/shared/data/ag_news_titles.csv (AG News headlines, benchmark use only) when present,
-else the sample bundled with the project. The load generator is an aiohttp client in its own
-process (`... client URL ...`); the naive baseline runs in its own process (`... naive ...`) from
-`<model-dir>-pytorch`. Prints one table; `--json FILE` also writes the figures.
+Load: `wrk` (one thread, N keep-alive connections, `wrk_invocations.lua`); a 1 s warm-up before
+each point. Ceiling (`ceiling.py`): ONNX Runtime in-process, best of intra-op threads
+{1, all cores} × spin-wait {off, on}. The server runs with its defaults: SERVE_WORKERS and
+SERVE_INTRA_OP_THREADS pass through from the environment. The naive baseline
+(`naive_server.py`) loads `<model-dir>-pytorch`. Texts: /work/shared/data/ag_news_titles.csv
+when present, else the bundled sample. Prints one table; `--json FILE` also writes the figures.
 """
 
 from __future__ import annotations
 
 import argparse
-import asyncio
-import csv
 import json
 import os
-import signal
-import socket
-import subprocess
 import sys
 import tempfile
-import time
+from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
-import numpy as np
+from bench_common import ROOT, all_cores, group_texts, load_texts
+from ceiling import Ceiling, CeilingRun
+from load_client import WARM_UP_S, LoadError, LoadPoint, WrkClient, find_wrk, write_bodies
+from naive_server import naive_server
 
-ROOT = Path(__file__).resolve().parent.parent
-SHARED_TEXTS = Path("/work/shared/data/ag_news_titles.csv")
-SAMPLE_TEXTS = ROOT / "training" / "sample_data" / "headlines.csv"
+from loadtests.local_server import ServerError, local_server
 
-
-def load_texts(path: Path | None) -> tuple[list[str], str]:
-    source = path or (SHARED_TEXTS if SHARED_TEXTS.is_file() else SAMPLE_TEXTS)
-    with source.open(newline="", encoding="utf-8") as handle:
-        texts = [row["text"] for row in csv.DictReader(handle) if row.get("text", "").strip()]
-    if not texts:
-        sys.exit(f"bench: no texts in {source}")
-    return texts, str(source)
+SERVER_KNOBS = ("SERVE_WORKERS", "SERVE_INTRA_OP_THREADS")
 
 
-def percentiles(latencies_s: list[float]) -> dict[str, float]:
-    if not latencies_s:
-        return {"p50": float("nan"), "p90": float("nan"), "p99": float("nan")}
-    ms = np.asarray(latencies_s) * 1000
-    return {f"p{q}": float(np.percentile(ms, q)) for q in (50, 90, 99)}
-
-
-# ---- the load generator (a separate process) -------------------------------------------------
-
-
-async def _drive(
-    url: str, bodies: list[bytes], concurrency: int, duration: float
-) -> dict[str, Any]:
-    import aiohttp
-
-    latencies: list[float] = []
-    errors: dict[str, int] = {}
-    connector = aiohttp.TCPConnector(limit=concurrency, force_close=False)
-    headers = {"Content-Type": "application/json", "Accept": "application/json"}
-    async with aiohttp.ClientSession(connector=connector) as session:
-
-        async def one(worker: int, stop_at: float, record: bool) -> None:
-            index = worker
-            while time.perf_counter() < stop_at:
-                body = bodies[index % len(bodies)]
-                index += concurrency
-                started = time.perf_counter()
-                try:
-                    async with session.post(url, data=body, headers=headers) as response:
-                        payload = await response.read()
-                        ok = response.status == 200 and payload.startswith(b"[")
-                        kind = "ok" if ok else f"http {response.status}"
-                except (aiohttp.ClientError, OSError) as exc:
-                    kind = type(exc).__name__
-                if record:
-                    if kind == "ok":
-                        latencies.append(time.perf_counter() - started)
-                    else:
-                        errors[kind] = errors.get(kind, 0) + 1
-
-        warm = time.perf_counter() + min(1.0, duration / 5)
-        await asyncio.gather(*(one(w, warm, False) for w in range(concurrency)))
-        began = time.perf_counter()
-        await asyncio.gather(*(one(w, began + duration, True) for w in range(concurrency)))
-        elapsed = time.perf_counter() - began
-    return {"latencies": latencies, "errors": errors, "elapsed": elapsed}
-
-
-def client_main(args: argparse.Namespace) -> None:
-    texts, _ = load_texts(args.texts)
-    k = args.texts_per_request
-    bodies = [
-        json.dumps({"inputs": texts[i : i + k] if k > 1 else texts[i]}).encode()
-        for i in range(0, len(texts) - k + 1, k)
-    ]
-    try:
-        import uvloop
-
-        uvloop.install()
-    except ImportError:
-        pass
-    result = asyncio.run(_drive(args.url, bodies, args.concurrency, args.duration))
-    json.dump(result, sys.stdout)
-
-
-# ---- the naive baseline server (a separate process) ------------------------------------------
-
-
-def naive_main(args: argparse.Namespace) -> None:
-    """The usual SageMaker handler: a transformers pipeline called once per request."""
-    import uvicorn
-    from fastapi import FastAPI
-    from transformers import pipeline
-
-    classifier = pipeline("text-classification", model=str(args.model_dir), device="cpu")
-    app = FastAPI()
-
-    @app.get("/ping")
-    def ping() -> dict[str, str]:
-        return {"status": "ok"}
-
-    @app.post("/invocations")
-    def invocations(payload: dict[str, Any]) -> list[dict[str, Any]]:
-        inputs = payload["inputs"]
-        return classifier(inputs if isinstance(inputs, list) else [inputs])
-
-    uvicorn.run(app, host="127.0.0.1", port=args.port, log_level="warning")
-
-
-# ---- the orchestrator -------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def wait_ready(url: str, process: subprocess.Popen[bytes], timeout: float = 300) -> None:
-    import httpx
-
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"bench: server exited with {process.returncode} before it was ready")
-        try:
-            if httpx.get(f"{url}/ping", timeout=2).status_code == 200:
-                return
-        except httpx.TransportError:
-            pass
-        time.sleep(0.2)
-    sys.exit(f"bench: {url}/ping never turned 200")
-
-
-def start(command: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
-    return subprocess.Popen(command, env={**os.environ, **(env or {})}, stdout=subprocess.DEVNULL)
-
-
-def stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(30)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
-
-
-def drive(url: str, concurrency: int, args: argparse.Namespace) -> dict[str, Any]:
-    command = [
-        sys.executable,
-        __file__,
-        "client",
-        f"{url}/invocations",
-        "--concurrency",
-        str(concurrency),
-        "--duration",
-        str(args.duration),
-        "--texts-per-request",
-        str(args.texts_per_request),
-    ]
-    if args.texts:
-        command += ["--texts", str(args.texts)]
-    import httpx
-
-    pings: list[float] = []  # /ping must stay fast under full load (SageMaker's 2 s health check)
-    # The client's figures go through a file: a pipe would fill up and stall it.
-    with tempfile.TemporaryFile("w+") as sink, httpx.Client(timeout=5) as http:
-        client = subprocess.Popen(command, stdout=sink, text=True)
-        while client.poll() is None:
-            started = time.perf_counter()
-            try:
-                if http.get(f"{url}/ping").status_code == 200:
-                    pings.append(time.perf_counter() - started)
-            except httpx.TransportError:
-                pass
-            time.sleep(0.1)
-        if client.returncode:
-            sys.exit(f"bench: the load client failed ({client.returncode})")
-        sink.seek(0)
-        raw = json.load(sink)
-    done = len(raw["latencies"])
-    return {
-        "concurrency": concurrency,
-        "requests": done,
-        "rps": done / raw["elapsed"],
-        "errors": sum(raw["errors"].values()),
-        "error_kinds": raw["errors"],
-        **percentiles(raw["latencies"]),
-        "ping_p99": percentiles(pings)["p99"],
-    }
-
-
-class Ceiling:
-    """ONNX Runtime called directly, one request's texts at a time (tokenizer + session), with
-    the server's session options. Both the server's thread count and all cores are tried and the
-    faster one counts, so the ceiling is the best in-process figure, not the server's choice."""
-
-    def __init__(self, model_dir: Path, texts: list[str], texts_per_request: int) -> None:
-        sys.path.insert(0, str(ROOT))
-        from service.backend import OnnxBackend
-        from service.settings import Settings
-
-        settings = Settings(model_dir=model_dir)
-        threads = sorted({settings.resolved_intra_op_threads(), os.cpu_count() or 1})
-        self.backends = {
-            n: OnnxBackend(
-                model_dir, device=settings.device, intra_op_threads=n, spin_wait=settings.spin_wait
-            )
-            for n in threads
-        }
-        k = texts_per_request
-        self.groups = [texts[i : i + k] for i in range(0, len(texts) - k + 1, k)]
-        for backend in self.backends.values():
-            for group in self.groups[:50]:
-                _infer(backend, group)
-
-    def measure(self, seconds: float) -> dict[str, Any]:
-        runs = [self._measure(n, seconds / len(self.backends)) for n in self.backends]
-        return max(runs, key=lambda run: run["rps"])
-
-    def _measure(self, threads: int, seconds: float) -> dict[str, Any]:
-        backend = self.backends[threads]
-        latencies: list[float] = []
-        began = time.perf_counter()
-        while time.perf_counter() - began < seconds:
-            group = self.groups[len(latencies) % len(self.groups)]
-            started = time.perf_counter()
-            _infer(backend, group)
-            latencies.append(time.perf_counter() - started)
-        elapsed = time.perf_counter() - began
-        return {
-            "rps": len(latencies) / elapsed,
-            "requests": len(latencies),
-            "provider": backend.provider,
-            "threads": threads,
-            **percentiles(latencies),
-        }
-
-
-def _infer(backend: Any, texts: list[str]) -> np.ndarray:
-    ids = backend.encode(texts)
-    longest = max(map(len, ids))
-    input_ids = np.zeros((len(ids), longest), dtype=np.int64)
-    mask = np.zeros_like(input_ids)
-    for row, seq in enumerate(ids):
-        input_ids[row, : len(seq)] = seq
-        mask[row, : len(seq)] = 1
-    return backend.run(input_ids, mask)  # type: ignore[no-any-return]
-
-
-def run_server_tier(
+def run_points(
     name: str,
-    command: list[str],
     url: str,
+    client: WrkClient,
     args: argparse.Namespace,
     ceiling: Ceiling | None = None,
 ) -> list[dict[str, Any]]:
-    process = start(command)
-    try:
-        wait_ready(url, process)
-        rows = []
-        for concurrency in args.concurrency:
-            # The machine is shared and noisy: an in-process run right before each point gives
-            # a ceiling measured under the same conditions.
-            adjacent = ceiling.measure(max(1.0, args.duration / 2)) if ceiling else None
-            row = drive(url, concurrency, args)
-            if adjacent:
-                row["adjacent_ceiling"] = adjacent
-            print(
-                f"  {name:<7} c={concurrency:<3} {row['rps']:8.1f} req/s  p50 {row['p50']:7.2f} ms  "
-                f"p99 {row['p99']:7.2f} ms  errors {row['errors']}",
-                file=sys.stderr,
-                flush=True,
+    """One wrk point per concurrency; with `ceiling`, an in-process run right before each."""
+    rows = []
+    for concurrency in args.concurrency:
+        # The machine is shared and noisy: an in-process run right before each point (with the
+        # search's best configuration) gives a ceiling measured under the same conditions.
+        adjacent: CeilingRun | None = None
+        if ceiling:
+            leader = ceiling.best().config
+            adjacent = ceiling.measure(
+                leader, max(1.0, args.duration / 2), f"adjacent c={concurrency}"
             )
-            rows.append(row)
-        return rows
-    finally:
-        stop(process)
+        point: LoadPoint = client.point(url, concurrency, args.duration)
+        row: dict[str, Any] = asdict(point)
+        if adjacent:
+            row["adjacent_ceiling"] = asdict(adjacent)
+        print(
+            f"  {name:<7} c={concurrency:<3} {point.rps:8.1f} req/s  p50 {point.p50:7.2f} ms  "
+            f"p99 {point.p99:7.2f} ms  errors {point.errors}",
+            file=sys.stderr,
+            flush=True,
+        )
+        rows.append(row)
+    return rows
 
 
-def bench_main(args: argparse.Namespace) -> None:
+def main() -> None:
+    args = parse_args()
+    wrk = find_wrk()
     model_dir = args.model_dir.resolve()
     if not (model_dir / "manifest.json").is_file():
         sys.exit(f"bench: {model_dir} is not a model artifact; run `make train` first")
     texts, source = load_texts(args.texts)
+    groups = group_texts(texts, args.texts_per_request)
+    if not groups:
+        sys.exit(f"bench: fewer than {args.texts_per_request} texts in {source}")
+    knobs = {name: os.environ.get(name) or "auto" for name in SERVER_KNOBS}
     print(
-        f"model {model_dir}; {len(texts)} texts from {source}; {args.texts_per_request} per request; "
-        f"{args.duration:g} s per point; {os.cpu_count()} CPUs",
+        f"model {model_dir}; {len(texts)} texts from {source}; {args.texts_per_request} per "
+        f"request; {args.duration} s per point; {all_cores()} CPUs; "
+        + ", ".join(f"{name}={value}" for name, value in knobs.items()),
         file=sys.stderr,
     )
 
-    measurer = Ceiling(model_dir, texts, args.texts_per_request)
-    ceiling = measurer.measure(args.duration)
+    with tempfile.TemporaryDirectory(prefix="bench-serve-") as tmp:
+        bodies = write_bodies(groups, args.texts_per_request > 1, Path(tmp) / "bodies.txt")
+        client = WrkClient(wrk, bodies)
+        ceiling = Ceiling(model_dir, groups)
+        for run in ceiling.search(args.duration, "search"):
+            _print_ceiling(run)
+        try:
+            with local_server(
+                model_dir, ready_timeout=300, log_path=Path(tmp) / "serve.log"
+            ) as url:
+                ours = run_points("serve", url, client, args, ceiling)
+            naive: list[dict[str, Any]] = []
+            naive_dir = args.naive_dir or model_dir.with_name(model_dir.name + "-pytorch")
+            if args.naive and naive_dir.is_dir():
+                with naive_server(naive_dir, Path(tmp) / "naive.log") as url:
+                    naive = run_points("naive", url, client, args)
+            elif args.naive:
+                print(f"  naive baseline skipped: {naive_dir} not found", file=sys.stderr)
+        except (ServerError, LoadError) as error:
+            sys.exit(f"bench: {error}")
+
+    # Search again at the end and keep the best run of all: "vs best ceiling" is the
+    # conservative ratio, "vs adjacent" the one measured under the same load.
+    for run in ceiling.search(args.duration, "search again"):
+        _print_ceiling(run)
+    best = ceiling.best()
+    print_table(best, ceiling, knobs, ours, naive)
+    if args.json:
+        figures = {
+            "server_env": knobs,
+            "ceiling": asdict(best),
+            "ceiling_runs": [asdict(run) for run in ceiling.runs],
+            "serve": ours,
+            "naive": naive,
+        }
+        args.json.write_text(json.dumps(figures, indent=2))
+
+
+def _print_ceiling(run: CeilingRun) -> None:
     print(
-        f"  ceiling {ceiling['rps']:8.1f} req/s  p50 {ceiling['p50']:7.2f} ms "
-        f"({ceiling['provider']}, {ceiling['threads']} threads)",
+        f"  ceiling {run.rps:8.1f} req/s  p50 {run.p50:7.2f} ms  ({run.phase}; "
+        f"{run.config.label()})",
         file=sys.stderr,
         flush=True,
     )
 
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    ours = run_server_tier(
-        "serve",
-        [
-            sys.executable,
-            "-m",
-            "service",
-            "serve",
-            "--model-dir",
-            str(model_dir),
-            "--host",
-            "127.0.0.1",
-            "--port",
-            str(port),
-        ],
-        url,
-        args,
-        ceiling=measurer,
-    )
-    naive: list[dict[str, Any]] = []
-    naive_dir = args.naive_dir or model_dir.with_name(model_dir.name + "-pytorch")
-    if args.naive and naive_dir.is_dir():
-        port = free_port()
-        naive = run_server_tier(
-            "naive",
-            [sys.executable, __file__, "naive", "--model-dir", str(naive_dir), "--port", str(port)],
-            f"http://127.0.0.1:{port}",
-            args,
-        )
-    elif args.naive:
-        print(f"  naive baseline skipped: {naive_dir} not found", file=sys.stderr)
-
-    # Measure the ceiling again at the end and keep the best run: "vs best ceiling" is the
-    # conservative ratio, "vs adjacent" the one measured under the same load.
-    again = measurer.measure(args.duration)
-    print(
-        f"  ceiling {again['rps']:8.1f} req/s  p50 {again['p50']:7.2f} ms (again)", file=sys.stderr
-    )
-    runs = [ceiling, again, *(row["adjacent_ceiling"] for row in ours if "adjacent_ceiling" in row)]
-    ceiling = max(runs, key=lambda run: run["rps"])
-    print_table(ceiling, ours, naive)
-    if args.json:
-        args.json.write_text(
-            json.dumps({"ceiling": ceiling, "serve": ours, "naive": naive}, indent=2)
-        )
-
 
 def print_table(
-    ceiling: dict[str, Any], ours: list[dict[str, Any]], naive: list[dict[str, Any]]
+    best: CeilingRun,
+    ceiling: Ceiling,
+    knobs: dict[str, str],
+    ours: list[dict[str, Any]],
+    naive: list[dict[str, Any]],
 ) -> None:
-    naive_by_c = {row["concurrency"]: row for row in naive}
+    """The Markdown table on stdout, with the ceiling and server settings above it."""
+    threads = ", ".join(str(n) for n in sorted({c.threads for c in ceiling.configs}))
     print(
-        f"\nin-process ONNX Runtime ceiling: {ceiling['rps']:.1f} req/s, "
-        f"p50 {ceiling['p50']:.2f} ms per request ({ceiling['provider']}, "
-        f"{ceiling['threads']} intra-op threads; best of every in-process run)\n"
+        "\nserver: python -m service serve, "
+        + ", ".join(f"{name}={value}" for name, value in knobs.items())
+        + f"; load: wrk, 1 thread, {WARM_UP_S} s warm-up per point"
+    )
+    print(
+        f"in-process ONNX Runtime ceiling: {best.rps:.1f} req/s, p50 {best.p50:.2f} ms per "
+        f"request ({best.provider}, {best.config.label()}; best of intra-op threads "
+        f"{{{threads}}} × spin-wait {{off, on}} over every in-process run)\n"
     )
     header = (
         "conc",
@@ -396,8 +166,10 @@ def print_table(
     )
     print("| " + " | ".join(header) + " |")
     print("|" + "---|" * len(header))
+    naive_by_c = {row["concurrency"]: row for row in naive}
     for row in ours:
         base = naive_by_c.get(row["concurrency"])
+        adjacent = row.get("adjacent_ceiling")
         cells = [
             str(row["concurrency"]),
             f"{row['rps']:.1f}",
@@ -406,10 +178,8 @@ def print_table(
             f"{row['p99']:.2f}",
             str(row["errors"]),
             f"{row['ping_p99']:.1f}",
-            f"{row['rps'] / ceiling['rps']:.0%}",
-            f"{row['rps'] / row['adjacent_ceiling']['rps']:.0%}"
-            if "adjacent_ceiling" in row
-            else "-",
+            f"{row['rps'] / best.rps:.0%}",
+            f"{row['rps'] / adjacent['rps']:.0%}" if adjacent else "-",
             f"{base['rps']:.1f}" if base else "-",
             f"{base['p50']:.2f}" if base else "-",
             f"{row['rps'] / base['rps']:.2f}x" if base and base["rps"] else "-",
@@ -417,48 +187,43 @@ def print_table(
         print("| " + " | ".join(cells) + " |")
     c1 = next((row for row in ours if row["concurrency"] == 1), None)
     if c1:
-        single = c1.get("adjacent_ceiling", ceiling)["p50"]  # the in-process run next to it
+        single = c1.get("adjacent_ceiling", {"p50": best.p50})["p50"]  # the run next to it
         print(
             f"\nconcurrency 1: server p50 {c1['p50']:.2f} ms vs in-process {single:.2f} ms "
             f"(+{c1['p50'] - single:.2f} ms for HTTP, JSON and queueing)"
         )
 
 
-def main() -> None:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    sub = parser.add_subparsers(dest="command")
-    for name in ("bench", "client", "naive"):
-        p = sub.add_parser(name)
-        p.add_argument("--texts", type=Path, help="CSV with a `text` column")
-        p.add_argument("--texts-per-request", type=int, default=1)
-        p.add_argument(
-            "--duration", type=float, default=float(os.environ.get("BENCH_DURATION", 10))
-        )
-        if name == "bench":
-            p.add_argument("--model-dir", type=Path, default=ROOT / "artifacts" / "default")
-            p.add_argument(
-                "--naive-dir", type=Path, help="PyTorch checkpoint (default <model-dir>-pytorch)"
-            )
-            p.add_argument(
-                "--concurrency",
-                type=lambda s: [int(c) for c in s.split(",")],
-                default=os.environ.get("BENCH_CONCURRENCY", "1,4,16,64"),
-            )
-            p.add_argument("--no-naive", dest="naive", action="store_false")
-            p.add_argument("--json", type=Path)
-        if name == "client":
-            p.add_argument("url")
-            p.add_argument("--concurrency", type=int, required=True)
-        if name == "naive":
-            p.add_argument("--model-dir", type=Path, required=True)
-            p.add_argument("--port", type=int, required=True)
-    argv = sys.argv[1:]
-    if not argv or argv[0] not in {"bench", "client", "naive", "-h", "--help"}:
-        argv = ["bench", *argv]
-    args = parser.parse_args(argv)
-    {"bench": bench_main, "client": client_main, "naive": naive_main}[args.command](args)
+    parser.add_argument("--model-dir", type=Path, default=ROOT / "artifacts" / "default")
+    parser.add_argument(
+        "--naive-dir", type=Path, help="PyTorch checkpoint (default <model-dir>-pytorch)"
+    )
+    parser.add_argument(
+        "--duration",
+        type=int,
+        default=int(os.environ.get("BENCH_DURATION", 10)),
+        help="whole seconds per point (wrk's unit; BENCH_DURATION)",
+    )
+    parser.add_argument(
+        "--concurrency",
+        type=lambda s: [int(c) for c in s.split(",")],
+        default=os.environ.get("BENCH_CONCURRENCY", "1,4,16,64"),
+        help="connections per point, comma-separated (BENCH_CONCURRENCY)",
+    )
+    parser.add_argument("--texts", type=Path, help="CSV with a `text` column")
+    parser.add_argument("--texts-per-request", type=int, default=1)
+    parser.add_argument("--no-naive", dest="naive", action="store_false")
+    parser.add_argument("--json", type=Path, help="also write the figures to this file")
+    args = parser.parse_args()
+    if args.duration < 1:
+        parser.error("--duration must be at least 1 (whole seconds)")
+    if args.texts_per_request < 1:
+        parser.error("--texts-per-request must be at least 1")
+    return args
 
 
 if __name__ == "__main__":

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -13,6 +15,9 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.mark.slow
+@pytest.mark.skipif(
+    shutil.which("wrk") is None, reason="wrk not installed (`make wrk` or apt-get install wrk)"
+)
 def test_bench_serve_prints_a_table_with_no_errors(tiny_artifact: Path, tmp_path: Path) -> None:
     figures = tmp_path / "bench.json"
     result = subprocess.run(
@@ -32,14 +37,34 @@ def test_bench_serve_prints_a_table_with_no_errors(tiny_artifact: Path, tmp_path
         capture_output=True,
         text=True,
         timeout=300,
+        # Passed through to the server untouched (the bench sets no server knobs of its own).
         env={**os.environ, "SERVE_INTRA_OP_THREADS": "1"},
     )
     assert result.returncode == 0, result.stderr[-2000:]
-    rows = [line for line in result.stdout.splitlines() if line.startswith("| ")]
+    lines = result.stdout.splitlines()
+    assert any(
+        line.startswith("server: ") and "SERVE_INTRA_OP_THREADS=1" in line for line in lines
+    ), result.stdout
+    ceiling_line = next(line for line in lines if line.startswith("in-process ONNX Runtime"))
+    assert "spin-wait" in ceiling_line and "intra-op thread" in ceiling_line
+    rows = [line for line in lines if line.startswith("| ")]
     assert rows[0].startswith("| conc | req/s") and [r.split(" | ")[0] for r in rows[1:]] == [
         "| 1",
         "| 8",
     ]
-    data = __import__("json").loads(figures.read_text())
-    assert all(row["errors"] == 0 and row["requests"] > 0 for row in data["serve"])
-    assert data["ceiling"]["rps"] > 0
+    assert any(line.startswith("concurrency 1: server p50") for line in lines)
+
+    data = json.loads(figures.read_text())
+    assert data["server_env"]["SERVE_INTRA_OP_THREADS"] == "1"
+    assert [row["concurrency"] for row in data["serve"]] == [1, 8]
+    for row in data["serve"]:
+        assert row["errors"] == 0, row["error_kinds"]
+        assert row["requests"] > 0 and row["rps"] > 0
+        assert row["adjacent_ceiling"]["rps"] > 0
+    best = data["ceiling"]
+    assert best["rps"] > 0
+    assert best["threads"] >= 1 and isinstance(best["spin_wait"], bool)  # the winning config
+    assert best["rps"] == max(run["rps"] for run in data["ceiling_runs"])
+    tried = {(run["threads"], run["spin_wait"]) for run in data["ceiling_runs"]}
+    assert {(1, False), (1, True)} <= tried
+    assert data["naive"] == []
