@@ -41,18 +41,21 @@ def run_points(
     args: argparse.Namespace,
     ceiling: Ceiling | None = None,
 ) -> list[dict[str, Any]]:
-    """One wrk point per concurrency; with `ceiling`, an in-process run right before each."""
+    """One wrk point per concurrency; with `ceiling`, in-process runs right before and after."""
     rows = []
     for concurrency in args.concurrency:
-        # The machine is shared and noisy: an in-process run right before each point (with the
-        # search's best configuration) gives a ceiling measured under the same conditions.
+        # The machine is shared and noisy: in-process runs right before and right after each
+        # point (with the search's best configuration) give a ceiling measured under the same
+        # conditions; the faster of the two counts.
         adjacent: CeilingRun | None = None
+        seconds = max(1.0, args.duration / 2)
         if ceiling:
             leader = ceiling.best().config
-            adjacent = ceiling.measure(
-                leader, max(1.0, args.duration / 2), f"adjacent c={concurrency}"
-            )
+            before = ceiling.measure(leader, seconds, f"adjacent c={concurrency}, before")
         point: LoadPoint = client.point(url, concurrency, args.duration)
+        if ceiling:
+            after = ceiling.measure(leader, seconds, f"adjacent c={concurrency}, after")
+            adjacent = max(before, after, key=lambda run: run.rps)
         row: dict[str, Any] = asdict(point)
         if adjacent:
             row["adjacent_ceiling"] = asdict(adjacent)
