@@ -124,12 +124,14 @@ class Settings(BaseSettings):
 
     def resolved_workers(self, cuda: bool) -> int:
         """Worker processes to start: the setting, else one per usable core (one on a GPU)."""
-        return self.workers or (1 if cuda else usable_cores())
+        return self.workers or (1 if cuda else min(usable_cores(), MAX_AUTO_WORKERS))
 
     def resolved_intra_op_threads(self) -> int:
         return self.intra_op_threads or max(1, usable_cores() // max(1, self.workers))
 
 
+MAX_AUTO_WORKERS = 64
+"""The most processes `workers=0` starts: a 96-vCPU instance gets 64, one ONNX Runtime thread each."""
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
 
 
