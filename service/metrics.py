@@ -44,6 +44,7 @@ _SECONDS = (
     60.0,
 )
 _SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
+REJECT_REASONS = ("not_ready", "queue_full", "queue_wait", "deadline")
 _TOKENS = (16, 64, 256, 512, 1024, 2048, 4096, 8192, 16384)
 
 
@@ -104,6 +105,11 @@ class Metrics:
             ["reason"],
             registry=reg,
         )
+        # Known label values start at 0, so they are exported (and rate() works) before the
+        # first one happens; with several workers an unused child would not be exported at all.
+        for reason in REJECT_REASONS:
+            self.rejects.labels(reason)
+        self.requests.labels("200")
         self.ready = Gauge(
             "serve_ready",
             "1 when /ping answers 200 (in every worker).",
