@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
-from service.artifact import ArtifactError, Manifest, VariantInfo
-from service.backend import CPU, CUDA, plan_device
+from service.artifact import ArtifactError, Manifest, VariantInfo, load_manifest
+from service.backend import CPU, CUDA, OnnxBackend, plan_device
 
 
 def manifest(*precisions: str, cuda: str = "fp16", cpu: str = "int8") -> Manifest:
@@ -51,3 +53,19 @@ def test_cuda_without_fp16_variant_uses_fp32() -> None:
 def test_forcing_a_missing_precision_is_an_artifact_error() -> None:
     with pytest.raises(ArtifactError, match="int8"):
         plan_device("cpu", [CPU], manifest(), precision="int8")
+
+
+@pytest.mark.filterwarnings("ignore:Specified provider 'CUDAExecutionProvider'")
+def test_cuda_offered_but_failing_reopens_on_cpu_with_the_cpu_variant(
+    tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """onnxruntime-gpu on a host without a usable GPU lists CUDA, then runs on CPU: the backend
+    must notice and serve the CPU variant, not the GPU one on CPU."""
+    import onnxruntime
+
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: [CUDA, CPU])
+    backend = OnnxBackend(tiny_artifact, device="auto", intra_op_threads=1)
+    manifest = load_manifest(tiny_artifact)
+    assert backend.provider == CPU and backend.device == "cpu"
+    assert backend.plan.device == "cpu" and "fell back" in backend.plan.note
+    assert backend.plan.precision == manifest.device_variant["cpu"]
