@@ -16,7 +16,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from loadtests.local_server import free_port, wait_ready
+from loadtests.local_server import free_port, stop_process, wait_ready
 
 
 @contextlib.contextmanager
@@ -31,12 +31,7 @@ def naive_server(model_dir: Path, log_path: Path, ready_timeout: float = 300) ->
             wait_ready(url, ready_timeout, process)
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)
 
 
 def main() -> None:

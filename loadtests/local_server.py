@@ -52,6 +52,17 @@ def wait_ready(url: str, timeout: float, process: subprocess.Popen[bytes] | None
     raise ServerError(f"{url}/ping not 200 after {timeout:.0f} s")
 
 
+def stop_process(process: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    """SIGTERM (the server drains), then SIGKILL if it is still there after `timeout`."""
+    if process.poll() is None:
+        process.terminate()
+    try:
+        process.wait(timeout=timeout)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
+
+
 def _tail(path: Path, lines: int = 15) -> str:
     text = path.read_text(encoding="utf-8", errors="replace").splitlines()
     return "\n".join(text[-lines:])
@@ -96,9 +107,4 @@ def local_server(
                 raise ServerError(f"{error}; server log {log_path}:\n{_tail(log_path)}") from None
             yield url
         finally:
-            process.terminate()
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+            stop_process(process)

@@ -102,9 +102,9 @@ class Runtime:
         )
 
     def not_ready_reason(self) -> str:
-        if self.status == "ready" and self.batcher is not None and self.batcher.healthy:
-            return "other worker processes are still loading the model"
         if self.status == "ready":
+            if self.batcher is not None and self.batcher.healthy:
+                return "other worker processes are still loading the model"
             return "the batcher stopped; see the server log"
         return {"loading": "the model is loading", "draining": "the server is draining"}.get(
             self.status, f"the model cannot be served: {self.error}"

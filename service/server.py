@@ -44,17 +44,17 @@ def cuda_offered(settings: Settings) -> bool:
         return False
     import onnxruntime
 
-    return "CUDAExecutionProvider" in onnxruntime.get_available_providers()
+    from service.backend import CUDA
+
+    return CUDA in onnxruntime.get_available_providers()
 
 
 def serve(settings: Settings, listening: socket.socket | None = None) -> None:
     """Serve until SIGTERM; `listening` is a socket bound early by the entry point, if any."""
     configure(settings.log_level, settings.log_format, settings.access_log)
     workers = settings.resolved_workers(cuda_offered(settings))
-    settings = settings.model_copy(update={"workers": workers})
-    settings = settings.model_copy(
-        update={"intra_op_threads": settings.resolved_intra_op_threads()}
-    )
+    threads = settings.model_copy(update={"workers": workers}).resolved_intra_op_threads()
+    settings = settings.model_copy(update={"workers": workers, "intra_op_threads": threads})
     log.info(
         "%d worker process(es) x %d ONNX Runtime thread(s) on %d usable core(s)",
         workers,
