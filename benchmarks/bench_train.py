@@ -76,7 +76,7 @@ def report(artifact: Path, wall: float, config: TrainConfig) -> list[tuple[str, 
     """Figures per variant: accuracy and macro-F1 recomputed from the ONNX graphs on the test split."""
     from sklearn.metrics import f1_score
 
-    from service.artifact import load_manifest
+    from service.backend.artifact import load_manifest
     from training.data import load_splits
     from training.onnx_check import OnnxClassifier
 

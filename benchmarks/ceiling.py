@@ -55,7 +55,7 @@ class Ceiling:
     """One session per configuration, loaded and warmed up once; every run is kept in `runs`."""
 
     def __init__(self, model_dir: Path, groups: Sequence[list[str]]) -> None:
-        from service.backend import OnnxBackend
+        from service.backend.session import OnnxBackend
         from service.settings import Settings
 
         settings = Settings(model_dir=model_dir)  # the server's device and precision

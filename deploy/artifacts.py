@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from deploy.errors import DeployError
-from service.artifact import MANIFEST_NAME, ArtifactError, Manifest, load_manifest
+from service.backend.artifact import MANIFEST_NAME, ArtifactError, Manifest, load_manifest
 
 
 @dataclass(frozen=True)

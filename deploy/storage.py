@@ -20,7 +20,7 @@ from botocore.exceptions import ClientError
 from deploy.artifacts import LocalArtifact, build_tarball
 from deploy.aws import Aws
 from deploy.errors import DeployError
-from service.artifact import sha256_file
+from service.backend.artifact import sha256_file
 
 PART_SIZE = 16 * 1024 * 1024
 Progress = Callable[[int], None]

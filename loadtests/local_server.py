@@ -14,7 +14,7 @@ import urllib.request
 from collections.abc import Iterator, Mapping
 from pathlib import Path
 
-from service.artifact import ArtifactError, load_manifest
+from service.backend.artifact import ArtifactError, load_manifest
 
 
 class ServerError(Exception):

@@ -13,7 +13,7 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
-from service.app import create_app
+from service.api.app import create_app
 from service.logs import configure
 from service.metrics import metrics_shared_across_processes
 from service.settings import Settings, usable_cores
@@ -44,7 +44,7 @@ def cuda_offered(settings: Settings) -> bool:
         return False
     import onnxruntime
 
-    from service.backend import CUDA
+    from service.backend.device import CUDA
 
     return CUDA in onnxruntime.get_available_providers()
 
@@ -74,7 +74,7 @@ def serve(settings: Settings, listening: socket.socket | None = None) -> None:
     }
     if workers > 1:
         config = uvicorn.Config(
-            "service.app:app_from_env", factory=True, workers=workers, **options
+            "service.api.app:app_from_env", factory=True, workers=workers, **options
         )
         _serve_workers(settings, config, listening)
         return

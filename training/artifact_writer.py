@@ -1,4 +1,4 @@
-"""Assemble the artifact directory (the seam in service/artifact.py) and swap it in whole."""
+"""Assemble the artifact directory (the seam in service/backend/artifact.py) and swap it in whole."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from pathlib import Path
 from tokenizers import Tokenizer
 from transformers import PreTrainedTokenizerFast
 
-from service.artifact import (
+from service.backend.artifact import (
     TOKENIZER_NAME,
     Manifest,
     QualityGate,

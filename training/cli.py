@@ -9,7 +9,7 @@ from typing import Annotated, NoReturn
 
 import typer
 
-from service.artifact import ArtifactError
+from service.backend.artifact import ArtifactError
 from training.base_model import DEFAULT_BASE
 from training.data import SAMPLE_DATA
 from training.errors import GATE_EXIT_CODE, USAGE_EXIT_CODE, TrainingError

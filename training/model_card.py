@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from service.artifact import Manifest
+from service.backend.artifact import Manifest
 
 
 def render_model_card(manifest: Manifest, metrics: dict[str, object]) -> str:

@@ -12,7 +12,7 @@ import tarfile
 import tempfile
 from pathlib import Path
 
-from service.artifact import Manifest, load_manifest
+from service.backend.artifact import Manifest, load_manifest
 
 
 def package_artifact(model_dir: Path, output: Path) -> Manifest:

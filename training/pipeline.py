@@ -9,7 +9,7 @@ from pathlib import Path
 
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
-from service.artifact import Manifest, QualityGate
+from service.backend.artifact import Manifest, QualityGate
 from training.artifact_writer import ArtifactContent, write_artifact, write_tokenizer_json
 from training.base_model import DEFAULT_BASE, load_classifier, load_tokenizer
 from training.data import SAMPLE_DATA, Splits, load_splits

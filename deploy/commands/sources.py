@@ -17,7 +17,7 @@ from deploy.endpoint import ModelSource
 from deploy.errors import ConfigError, DeployError
 from deploy.options import err, out, show
 from deploy.storage import ModelData, Uploader
-from service.artifact import Manifest
+from service.backend.artifact import Manifest
 
 ArtifactOpt = Annotated[
     Path | None, typer.Option(help="Artifact directory or model.tar.gz (uploaded first).")

@@ -12,7 +12,7 @@ import fake_sagemaker
 from typer.testing import CliRunner
 
 from deploy.cli import app
-from service.artifact import Manifest, VariantInfo, write_manifest
+from service.backend.artifact import Manifest, VariantInfo, write_manifest
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"

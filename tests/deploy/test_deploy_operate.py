@@ -125,7 +125,7 @@ def test_update_that_changes_the_instance_type_under_autoscaling_is_refused(
 @pytest.mark.parametrize("content_type", ["application/json", "text/csv", "application/jsonlines"])
 def test_request_bodies_decode_with_the_servers_own_codecs(content_type: str) -> None:
     from deploy.invoke import body_for
-    from service.codecs import Options, decode
+    from service.api.codecs import Options, decode
 
     texts = ['Oil, gas "rally" as OPEC cuts', "Cup final tonight"]
     decoded = decode(content_type, body_for(texts, content_type), Options(), max_texts=10)

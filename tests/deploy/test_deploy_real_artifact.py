@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from deploy_helpers import BUCKET, Cloud, run_cli
 
-from service.artifact import load_manifest
+from service.backend.artifact import load_manifest
 
 
 @pytest.mark.slow

@@ -54,7 +54,7 @@ def test_a_version_is_never_overwritten_with_different_bytes(
     assert run_cli("upload", str(artifact)).exit_code == 0
     changed = make_artifact(tmp_path / "changed")  # same version, other bytes
     (changed / "README.md").write_text("# edited\n", encoding="utf-8")
-    from service.artifact import load_manifest, write_manifest
+    from service.backend.artifact import load_manifest, write_manifest
 
     write_manifest(changed, load_manifest(changed, verify_checksums=False))
     result = run_cli("upload", str(changed))
@@ -68,7 +68,7 @@ def test_multipart_upload_is_verified_against_the_part_checksums(
     monkeypatch.setattr(deploy.storage, "PART_SIZE", 5 * 1024 * 1024)
     big = make_artifact(tmp_path / "big")
     (big / "model.onnx").write_bytes(bytes(range(256)) * (48 * 1024))  # 12 MiB: 3 parts
-    from service.artifact import load_manifest, write_manifest
+    from service.backend.artifact import load_manifest, write_manifest
 
     write_manifest(big, load_manifest(big, verify_checksums=False))
     result = run_cli("upload", str(big), "--uncompressed")

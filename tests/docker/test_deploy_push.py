@@ -147,7 +147,7 @@ def test_push_creates_the_repository_and_pushes_the_image(
 
 
 def _fake_artifact(directory: Path) -> Path:
-    from service.artifact import Manifest, VariantInfo, write_manifest
+    from service.backend.artifact import Manifest, VariantInfo, write_manifest
 
     directory.mkdir()
     (directory / "model.onnx").write_bytes(b"placeholder")

@@ -15,7 +15,7 @@ import pytest
 from dockertools import container_state, free_port, http, run, step, wait_for_ping
 from tokenizers import Tokenizer
 
-from service.artifact import load_manifest
+from service.backend.artifact import load_manifest
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from dockertools import REPO, run, step
 
-from service.artifact import load_manifest
+from service.backend.artifact import load_manifest
 
 pytestmark = [pytest.mark.docker, pytest.mark.slow]
 

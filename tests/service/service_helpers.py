@@ -16,7 +16,7 @@ import httpx
 from fastapi import FastAPI
 
 from loadtests.local_server import free_port, stop_process
-from service.app import create_app
+from service.api.app import create_app
 from service.settings import Settings
 
 

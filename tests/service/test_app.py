@@ -12,9 +12,9 @@ import pytest
 from service_helpers import running, serving
 from tokenizers import Tokenizer
 
-from service.app import create_app
-from service.artifact import load_manifest
-from service.backend import OnnxBackend
+from service.api.app import create_app
+from service.backend.artifact import load_manifest
+from service.backend.session import OnnxBackend
 from service.settings import Settings
 
 TEXTS = [

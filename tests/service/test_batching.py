@@ -12,9 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from service.batching import Batcher, Limits
-from service.errors import InferenceFailed, NotReady, Overloaded
-from service.length_queue import bucket_lengths
+from service.core.batcher import Batcher, Limits
+from service.core.errors import InferenceFailed, NotReady, Overloaded
+from service.core.length_queue import bucket_lengths
 
 POISON = 666
 

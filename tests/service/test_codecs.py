@@ -6,9 +6,9 @@ import numpy as np
 import orjson
 import pytest
 
-from service import codecs
-from service.codecs import Options
-from service.errors import (
+from service.api import codecs
+from service.api.codecs import Options
+from service.core.errors import (
     BadRequest,
     EmptyText,
     NotAcceptable,

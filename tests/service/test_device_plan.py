@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from service.artifact import ArtifactError, Manifest, VariantInfo, load_manifest
-from service.backend import CPU, CUDA, OnnxBackend, plan_device
+from service.backend.artifact import ArtifactError, Manifest, VariantInfo, load_manifest
+from service.backend.device import CPU, CUDA, plan_device
+from service.backend.session import OnnxBackend
 
 
 def manifest(*precisions: str, cuda: str = "fp16", cpu: str = "int8") -> Manifest:

@@ -37,15 +37,16 @@ def test_json_lines_with_request_id(
     configure("INFO", "json")
     token = request_id.set("abc123")
     try:
-        logging.getLogger("service.routes").warning("400 bad_request: %s", "broken body")
+        logging.getLogger("service.api.routes").warning("400 bad_request: %s", "broken body")
     finally:
         request_id.reset(token)
-    logging.getLogger("service.runtime").debug("not at INFO")
+    logging.getLogger("service.core.predictor").debug("not at INFO")
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1
     entry = json.loads(lines[0])
     assert entry["request_id"] == "abc123" and entry["level"] == "WARNING"
     assert (
-        entry["message"] == "400 bad_request: broken body" and entry["logger"] == "service.routes"
+        entry["message"] == "400 bad_request: broken body"
+        and entry["logger"] == "service.api.routes"
     )
     assert logging.getLogger("uvicorn.access").disabled

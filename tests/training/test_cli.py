@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from service.artifact import load_manifest
+from service.backend.artifact import load_manifest
 from training.cli import main
 from training.data import SAMPLE_DATA
 

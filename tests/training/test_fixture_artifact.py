@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from service.artifact import load_manifest
+from service.backend.artifact import load_manifest
 from training.onnx_check import OnnxClassifier
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.artifact import load_manifest
+from service.backend.artifact import load_manifest
 from training.cli import main
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from service.artifact import load_manifest
+from service.backend.artifact import load_manifest
 from training.export import ExportOptions
 from training.finetune import TrainConfig
 from training.onnx_check import OnnxClassifier

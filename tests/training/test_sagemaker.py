@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from service.artifact import load_manifest
+from service.backend.artifact import load_manifest
 from training.data import SAMPLE_DATA
 from training.sagemaker import JobError, find_data, main, read_hyperparameters
 

@@ -12,11 +12,11 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
-from service.errors import ServiceError
+from service.api.routes import error_response, invocations, router
+from service.core.errors import ServiceError
+from service.core.predictor import Model, Runtime
 from service.logs import configure
 from service.metrics import Metrics, worker_exited
-from service.routes import error_response, invocations, router
-from service.runtime import Model, Runtime
 from service.settings import Settings
 
 log = logging.getLogger(__name__)

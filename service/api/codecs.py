@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import orjson
 
-from service.errors import (
+from service.core.errors import (
     BadRequest,
     EmptyText,
     NotAcceptable,

@@ -1,7 +1,5 @@
 """The model: an ONNX Runtime session over the artifact's graph, and its tokenizer.
 
-Device choice is a pure function of what was asked and what ONNX Runtime offers, so the CUDA
-paths (provider order, fp16 variant, IO binding, fallback) are testable on a CPU machine.
 `run` is called only from the one inference thread.
 """
 
@@ -10,78 +8,18 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from service.artifact import ArtifactError, Manifest, Precision, load_manifest
+from service.backend.artifact import ArtifactError, Precision, load_manifest
+from service.backend.device import CPU, CUDA, plan_device
+from service.backend.tokenizer import TextEncoder
 from service.settings import DeviceChoice
 
 log = logging.getLogger(__name__)
-
-CUDA = "CUDAExecutionProvider"
-CPU = "CPUExecutionProvider"
-
-
-@dataclass(frozen=True, slots=True)
-class DevicePlan:
-    device: Literal["cpu", "cuda"]
-    providers: list[str]
-    precision: Precision
-    note: str
-    """One line for the log saying why this device and variant were chosen."""
-
-
-def plan_device(
-    requested: DeviceChoice,
-    available: Sequence[str],
-    manifest: Manifest,
-    precision: Precision | None = None,
-) -> DevicePlan:
-    """Pick the device and the ONNX variant; `cuda` without a CUDA provider falls back to CPU."""
-    has_cuda = CUDA in available
-    if requested == "cuda" and not has_cuda:
-        device: Literal["cpu", "cuda"] = "cpu"
-        note = "CUDA requested but onnxruntime offers no CUDAExecutionProvider: falling back to CPU"
-    elif requested in ("cuda", "auto") and has_cuda:
-        device, note = "cuda", "CUDAExecutionProvider available: serving on the GPU"
-    else:
-        device, note = (
-            "cpu",
-            f"serving on CPU ({'asked for' if requested == 'cpu' else 'no CUDA provider'})",
-        )
-    wanted = precision or manifest.device_variant.get(device, "fp32")
-    if wanted not in manifest.variants:
-        if precision is not None:
-            raise ArtifactError(
-                f"precision {precision!r} requested but the artifact has {sorted(manifest.variants)}"
-            )
-        wanted = "fp32"
-    if device == "cpu" and wanted == "fp16":
-        note += "; fp16 is for CUDA, using fp32 on CPU"
-        wanted = "fp32"
-    providers = [CUDA, CPU] if device == "cuda" else [CPU]
-    return DevicePlan(device, providers, wanted, f"{note}; variant {wanted}")
-
-
-class TextEncoder:
-    """The artifact's fast tokenizer, truncating to the model's max length, never padding."""
-
-    def __init__(self, path: Path, max_length: int) -> None:
-        from tokenizers import Tokenizer
-
-        self._tokenizer = Tokenizer.from_file(str(path))
-        self._tokenizer.enable_truncation(max_length)
-        self._tokenizer.no_padding()
-        pad = self._tokenizer.token_to_id("[PAD]")
-        self.pad_id = 0 if pad is None else int(pad)
-
-    def encode(self, texts: Sequence[str]) -> list[list[int]]:
-        if len(texts) == 1:
-            return [self._tokenizer.encode(texts[0]).ids]
-        return [e.ids for e in self._tokenizer.encode_batch(list(texts))]
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:

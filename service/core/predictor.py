@@ -17,10 +17,10 @@ from typing import Literal, Protocol
 
 import numpy as np
 
-from service.artifact import ArtifactError, Manifest
-from service.batching import Batcher, Limits, RunBatch
-from service.errors import DeadlineExceeded, NotReady
-from service.length_queue import bucket_lengths
+from service.backend.artifact import ArtifactError, Manifest
+from service.core.batcher import Batcher, Limits, RunBatch
+from service.core.errors import DeadlineExceeded, NotReady
+from service.core.length_queue import bucket_lengths
 from service.metrics import Metrics
 from service.settings import BatchShape, Settings
 from service.worker_board import WorkerBoard
@@ -61,7 +61,7 @@ class Prediction:
 
 
 def _load_onnx(settings: Settings) -> Model:
-    from service.backend import OnnxBackend
+    from service.backend.session import OnnxBackend
 
     return OnnxBackend(
         settings.model_dir,

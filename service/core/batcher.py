@@ -19,8 +19,8 @@ from typing import Protocol
 
 import numpy as np
 
-from service.errors import InferenceFailed, NotReady, Overloaded, ServiceError
-from service.length_queue import LengthQueue, Pending, QueuedText
+from service.core.errors import InferenceFailed, NotReady, Overloaded, ServiceError
+from service.core.length_queue import LengthQueue, Pending, QueuedText
 
 log = logging.getLogger(__name__)
 

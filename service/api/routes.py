@@ -11,11 +11,11 @@ import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
-from service import codecs
-from service.errors import NotReady, PayloadTooLarge, ServiceError
+from service.api import codecs
+from service.core.errors import NotReady, PayloadTooLarge, ServiceError
+from service.core.predictor import Runtime
 from service.logs import request_id
 from service.metrics import CONTENT_TYPE
-from service.runtime import Runtime
 
 log = logging.getLogger(__name__)
 router = APIRouter()
