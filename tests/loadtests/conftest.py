@@ -16,8 +16,16 @@ import pytest
 
 import loadtests
 from loadtests.local_server import local_server
+from training.tiny_onnx_artifact import build_onnx_artifact
 
 REPO = Path(loadtests.__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def tiny_artifact(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Overrides tests/conftest.py's torch-trained model: load tests need only a servable one
+    (numpy-built ONNX graph, the sample's 4 labels), built once per session in about a second."""
+    return build_onnx_artifact(tmp_path_factory.mktemp("tiny-onnx-artifact") / "model")
 
 
 @pytest.fixture(scope="module")
