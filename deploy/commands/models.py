@@ -10,12 +10,11 @@ import typer
 from deploy import config, names, registry
 from deploy import transform as batch
 from deploy.artifacts import open_artifact
+from deploy.commands.endpoint_flags import Fleet
+from deploy.commands.flag_groups import grouped
 from deploy.commands.sources import (
-    ArtifactOpt,
-    ModelDataOpt,
-    PackageOpt,
+    SourceFlags,
     UncompressedOpt,
-    check_source_flags,
     model_environment,
     preflight_role,
     require_image,
@@ -30,7 +29,6 @@ from deploy.options import (
     Bucket,
     Environment,
     Image,
-    InstanceType,
     KmsKey,
     PollInterval,
     Prefix,
@@ -115,6 +113,7 @@ def approve(
 
 
 @guarded
+@grouped(source=SourceFlags, fleet=Fleet)
 def transform(
     input_uri: Annotated[
         str, typer.Option("--input", help="s3:// prefix of JSON Lines or CSV files.")
@@ -125,17 +124,9 @@ def transform(
     data_format: Annotated[
         str, typer.Option("--format", help="jsonl or csv (one text per line).")
     ] = "jsonl",
-    artifact: ArtifactOpt = None,
-    model_data: ModelDataOpt = None,
-    package: PackageOpt = None,
-    image: Image = None,
+    source: SourceFlags = SourceFlags(),
     role_arn: RoleArn = None,
-    bucket: Bucket = None,
-    prefix: Prefix = DEFAULT_PREFIX,
-    uncompressed: UncompressedOpt = False,
-    kms_key_id: KmsKey = None,
-    instance_type: InstanceType = DEFAULT_INSTANCE,
-    instance_count: Annotated[int, typer.Option(help="Instances for the job.")] = 1,
+    fleet: Fleet = Fleet(),
     max_concurrent: Annotated[
         int | None, typer.Option(help="Override the server's execution parameters.")
     ] = None,
@@ -145,7 +136,6 @@ def transform(
     job_name: Annotated[
         str, typer.Option(help="Base of the job name (a version is appended).")
     ] = "headline-transform",
-    env: Environment = None,
     timeout: Timeout = 3600,
     poll_interval: PollInterval = 30,
     region: Region = None,
@@ -156,42 +146,29 @@ def transform(
     if data_format not in batch.CONTENT_TYPES:
         raise ConfigError("--format must be jsonl or csv")
     role = config.role_arn(role_arn)
-    config.instance_type(instance_type)
-    config.positive(instance_count, "--instance-count", 100)
     config.resource_name(job_name, "--job-name")
     name = names.versioned(job_name)
     if output_uri is None:
-        output_uri = f"s3://{config.bucket(bucket)}/{prefix.strip('/')}/transform/{name}/"
+        output_uri = (
+            f"s3://{config.bucket(source.bucket)}/{source.prefix.strip('/')}/transform/{name}/"
+        )
     config.s3_uri(output_uri, "--output")
     waiting = poll(timeout, poll_interval)
-    environment = model_environment(env)
     aws = connect(region, profile)  # validates the region; no call yet
-    check_source_flags(artifact, model_data, package, bucket)
+    checked = source.checked()
     preflight_role(aws, role)
-    source = resolve_source(
-        aws,
-        artifact,
-        model_data,
-        package,
-        image,
-        bucket,
-        prefix,
-        uncompressed,
-        kms_key_id,
-        environment,
-    )
-    create_model(aws, name, role, source, job_name)
+    create_model(aws, name, role, resolve_source(aws, checked), job_name)
     spec = batch.TransformSpec(
         job_name=name,
         model_name=name,
         input_uri=input_uri,
         output_uri=output_uri,
         data_format=data_format,
-        instance_type=instance_type,
-        instance_count=instance_count,
+        instance_type=fleet.instance_type,
+        instance_count=fleet.instance_count,
         max_concurrent=max_concurrent,
         max_payload_mb=max_payload_mb,
-        kms_key_id=kms_key_id,
+        kms_key_id=checked.kms_key_id,
     )
     batch.run(aws, spec, waiting, out)
     show("transform job", name)

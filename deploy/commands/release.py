@@ -11,29 +11,23 @@ from botocore.exceptions import ClientError
 
 from deploy import config, ecr, invoke, teardown
 from deploy.aws import Aws
+from deploy.commands.endpoint_flags import EndpointFlags, Fleet
+from deploy.commands.flag_groups import grouped
 from deploy.commands.sources import (
-    ArtifactOpt,
-    ModelDataOpt,
-    PackageOpt,
+    SourceFlags,
     UncompressedOpt,
-    check_source_flags,
-    model_environment,
     preflight_role,
     resolve_source,
     upload_artifact,
 )
-from deploy.endpoint import EndpointDeployer, EndpointSpec, describe_endpoint
+from deploy.endpoint import EndpointDeployer, describe_endpoint
 from deploy.errors import ConfigError, DeployError, explain
 from deploy.options import (
     DEFAULT_ENDPOINT,
-    DEFAULT_INSTANCE,
     DEFAULT_PREFIX,
     DEFAULT_REPOSITORY,
     Bucket,
     Endpoint,
-    Environment,
-    Image,
-    InstanceType,
     KmsKey,
     PollInterval,
     Prefix,
@@ -96,36 +90,18 @@ def upload(
 
 
 @guarded
+@grouped(source=SourceFlags, fleet=Fleet, options=EndpointFlags)
 def deploy(
     endpoint: Endpoint = DEFAULT_ENDPOINT,
-    artifact: ArtifactOpt = None,
-    model_data: ModelDataOpt = None,
-    package: PackageOpt = None,
-    image: Image = None,
+    source: SourceFlags = SourceFlags(),
     local_image: Annotated[
         str | None, typer.Option(help="Push this local image to ECR first and serve it.")
     ] = None,
     repository: Repository = DEFAULT_REPOSITORY,
     registry_host: RegistryHost = None,
     role_arn: RoleArn = None,
-    bucket: Bucket = None,
-    prefix: Prefix = DEFAULT_PREFIX,
-    uncompressed: UncompressedOpt = False,
-    kms_key_id: KmsKey = None,
-    instance_type: InstanceType = DEFAULT_INSTANCE,
-    instance_count: Annotated[int, typer.Option(help="Instances behind the endpoint.")] = 1,
-    startup_timeout: Annotated[
-        int, typer.Option(help="ContainerStartupHealthCheckTimeoutInSeconds.")
-    ] = 600,
-    download_timeout: Annotated[int, typer.Option(help="ModelDataDownloadTimeoutInSeconds.")] = 600,
-    volume_size: Annotated[
-        int | None, typer.Option(help="ML storage volume in GB (EBS-backed types only).")
-    ] = None,
-    capture_percent: Annotated[int, typer.Option(help="Data capture sampling %, 0 = off.")] = 0,
-    rollback_alarm: Annotated[
-        list[str] | None,
-        typer.Option(help="CloudWatch alarm that rolls a blue/green update back (repeatable)."),
-    ] = None,
+    fleet: Fleet = Fleet(),
+    options: EndpointFlags = EndpointFlags(),
     keep_versions: Annotated[
         int, typer.Option(help="Versions (config + model) to keep for rollback; older are deleted.")
     ] = 3,
@@ -133,7 +109,6 @@ def deploy(
         str | None,
         typer.Option(help="Invoke with this text once InService; roll back an update if it fails."),
     ] = None,
-    env: Environment = None,
     timeout: Timeout = 1800,
     poll_interval: PollInterval = 15,
     region: Region = None,
@@ -142,55 +117,20 @@ def deploy(
     """Create the endpoint, or move it to a new version blue/green; wait until InService."""
     config.resource_name(endpoint, "--endpoint")
     role = config.role_arn(role_arn)
-    config.instance_type(instance_type)
-    config.positive(instance_count, "--instance-count", 100)
-    config.positive(startup_timeout, "--startup-timeout", 3600)
-    config.positive(download_timeout, "--download-timeout", 3600)
-    if volume_size is not None:
-        config.positive(volume_size, "--volume-size", 512)
     config.positive(keep_versions, "--keep-versions", 100)
-    if not 0 <= capture_percent <= 100:
-        raise ConfigError("--capture-percent must be between 0 and 100")
-    environment = model_environment(env)
     waiting = poll(timeout, poll_interval)
-    if capture_percent and not bucket:
-        raise ConfigError("--capture-percent needs --bucket for the captured data")
-    if local_image and image:
+    spec = options.spec(endpoint, fleet, source.bucket, source.prefix)
+    if local_image and source.image:
         raise ConfigError("give --image or --local-image, not both")
     config.repository(repository)
     aws = connect(region, profile)  # validates the region; no call yet
-    check_source_flags(artifact, model_data, package, bucket)
+    checked = source.checked()
     preflight_role(aws, role)
     if local_image:
         pushed = ecr.push(aws, local_image, repository, registry_host=registry_host)
         show("image", f"{pushed.uri} ({pushed.digest})")
-        image = pushed.uri
-    source = resolve_source(
-        aws,
-        artifact,
-        model_data,
-        package,
-        image,
-        bucket,
-        prefix,
-        uncompressed,
-        kms_key_id,
-        environment,
-        image_pushed=bool(local_image),
-    )
-    spec = EndpointSpec(
-        endpoint_name=endpoint,
-        instance_type=instance_type,
-        instance_count=instance_count,
-        startup_health_timeout_s=startup_timeout,
-        model_download_timeout_s=download_timeout,
-        volume_size_gb=volume_size,
-        capture_uri=f"s3://{bucket}/{prefix.strip('/')}/capture/{endpoint}"
-        if capture_percent
-        else None,
-        capture_percent=capture_percent,
-        rollback_alarms=tuple(rollback_alarm or ()),
-    )
+        checked = checked.with_pushed_image(pushed.uri)
+    model = resolve_source(aws, checked)
 
     def smoke(name: str) -> None:
         if smoke_text is None:
@@ -208,7 +148,7 @@ def deploy(
             f"smoke test passed in {answer.latency_ms:.0f} ms: {answer.body[:200]}", markup=False
         )
 
-    final = EndpointDeployer(aws, out, waiting).deploy(spec, source, role, smoke)
+    final = EndpointDeployer(aws, out, waiting).deploy(spec, model, role, smoke)
     show("endpoint", f"{endpoint} InService on {final['EndpointConfigName']}")
     pruned = teardown.prune(aws, endpoint, keep_versions, final["EndpointConfigName"])
     if pruned:

@@ -3,6 +3,7 @@ that fail fast before anything is created: the role exists, the image is in ECR.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +16,17 @@ from deploy.artifacts import LocalArtifact, build_tarball, open_artifact
 from deploy.aws import Aws
 from deploy.endpoint import ModelSource
 from deploy.errors import ConfigError, DeployError
-from deploy.options import err, out, show
+from deploy.options import (
+    DEFAULT_PREFIX,
+    Bucket,
+    Environment,
+    Image,
+    KmsKey,
+    Prefix,
+    err,
+    out,
+    show,
+)
 from deploy.storage import ModelData, Uploader
 from service.backend.artifact import Manifest
 
@@ -92,60 +103,97 @@ def require_image(aws: Aws, image: str | None, pushed: bool = False) -> str:
     return image
 
 
-def check_source_flags(
-    artifact: Path | None, model_data: str | None, package: str | None, bucket: str | None
-) -> None:
-    """The flag checks of `resolve_source`, without any AWS call (run them first)."""
-    given = [
-        flag
-        for flag, value in (
-            ("--artifact", artifact),
-            ("--model-data", model_data),
-            ("--package", package),
+@dataclass(frozen=True)
+class SourceFlags:
+    """The model source as typed: `--artifact | --model-data | --package` and where it goes."""
+
+    artifact: ArtifactOpt = None
+    model_data: ModelDataOpt = None
+    package: PackageOpt = None
+    image: Image = None
+    bucket: Bucket = None
+    prefix: Prefix = DEFAULT_PREFIX
+    uncompressed: UncompressedOpt = False
+    kms_key_id: KmsKey = None
+    env: Environment = None
+
+    def checked(self) -> SourceOptions:
+        """Validated without any AWS call; run it before the first one."""
+        return SourceOptions(
+            artifact=self.artifact,
+            model_data=self.model_data,
+            package=self.package,
+            image=self.image,
+            bucket=self.bucket,
+            prefix=self.prefix,
+            uncompressed=self.uncompressed,
+            kms_key_id=self.kms_key_id,
+            environment=model_environment(self.env),
         )
-        if value
-    ]
-    if len(given) != 1:
-        raise ConfigError("give exactly one of --artifact, --model-data or --package")
-    if model_data:
-        config.s3_uri(model_data, "--model-data")
-        if not (model_data.endswith(".tar.gz") or model_data.endswith("/")):
-            raise ConfigError("--model-data must end in .tar.gz, or / for an uncompressed prefix")
-    if artifact:
-        config.bucket(bucket)
 
 
-def resolve_source(
-    aws: Aws,
-    artifact: Path | None,
-    model_data: str | None,
-    package: str | None,
-    image: str | None,
-    bucket: str | None,
-    prefix: str,
-    uncompressed: bool,
-    kms_key_id: str | None,
-    environment: dict[str, str],
-    image_pushed: bool = False,
-) -> ModelSource:
-    """Exactly one of --artifact, --model-data, --package, turned into a container source."""
-    check_source_flags(artifact, model_data, package, bucket)
-    if package:
-        described = registry.approved_package(aws, package)
+@dataclass(frozen=True)
+class SourceOptions:
+    """Exactly one model source, checked once when made (`SourceFlags.checked`)."""
+
+    artifact: Path | None = None
+    model_data: str | None = None
+    package: str | None = None
+    image: str | None = None
+    bucket: str | None = None
+    prefix: str = DEFAULT_PREFIX
+    uncompressed: bool = False
+    kms_key_id: str | None = None
+    environment: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_ENVIRONMENT))
+    image_pushed: bool = False  # pushed by this command: no need to look it up in ECR
+
+    def __post_init__(self) -> None:
+        given = [
+            flag
+            for flag, value in (
+                ("--artifact", self.artifact),
+                ("--model-data", self.model_data),
+                ("--package", self.package),
+            )
+            if value
+        ]
+        if len(given) != 1:
+            raise ConfigError("give exactly one of --artifact, --model-data or --package")
+        if self.model_data:
+            config.s3_uri(self.model_data, "--model-data")
+            if not self.model_data.endswith((".tar.gz", "/")):
+                raise ConfigError(
+                    "--model-data must end in .tar.gz, or / for an uncompressed prefix"
+                )
+        if self.artifact:
+            config.bucket(self.bucket)
+
+    def with_pushed_image(self, uri: str) -> SourceOptions:
+        return replace(self, image=uri, image_pushed=True)
+
+
+def resolve_source(aws: Aws, source: SourceOptions) -> ModelSource:
+    """The checked source turned into a container source (uploading an artifact first)."""
+    if source.package:
+        described = registry.approved_package(aws, source.package)
         show("model package", described["ModelPackageArn"])
         return ModelSource(package_arn=str(described["ModelPackageArn"]))
-    if model_data:
-        data = ModelData(model_data, compressed=model_data.endswith(".tar.gz"))
-        return ModelSource(
-            image=require_image(aws, image, image_pushed), data=data, environment=environment
-        )
-    if artifact is None:  # unreachable after check_source_flags; narrows the type
+    image = require_image(aws, source.image, source.image_pushed)
+    if source.model_data:
+        data = ModelData(source.model_data, compressed=source.model_data.endswith(".tar.gz"))
+        return ModelSource(image=image, data=data, environment=source.environment)
+    if source.artifact is None:  # unreachable: SourceOptions holds exactly one source
         raise ConfigError("--artifact is required")
-    bucket_name = config.bucket(bucket)
-    checked_image = require_image(aws, image, image_pushed)
-    data, manifest = upload_artifact(aws, artifact, bucket_name, prefix, uncompressed, kms_key_id)
+    data, manifest = upload_artifact(
+        aws,
+        source.artifact,
+        config.bucket(source.bucket),
+        source.prefix,
+        source.uncompressed,
+        source.kms_key_id,
+    )
     show("model data", f"{data.uri} ({manifest.model_version})")
-    return ModelSource(image=checked_image, data=data, environment=environment)
+    return ModelSource(image=image, data=data, environment=source.environment)
 
 
 def preflight_role(aws: Aws, role_arn: str) -> None:
