@@ -20,7 +20,11 @@ POISON = 666
 
 
 class SlowModel:
-    """Returns [first token id, real length] per row, after `delay` seconds; fails on POISON."""
+    """Returns [first token id, real length] per row, after `delay` seconds; fails on POISON.
+
+    Clear `release` to hold the next batch inside the model; `await held()` returns once a
+    batch is there (taken off the queue), so tests synchronise on events, not on sleeps.
+    """
 
     def __init__(self, delay: float = 0.0) -> None:
         self.delay = delay
@@ -29,9 +33,11 @@ class SlowModel:
         self.threads: set[str] = set()
         self.release = threading.Event()
         self.release.set()
+        self.entered = threading.Event()
 
     def __call__(self, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
         self.threads.add(threading.current_thread().name)
+        self.entered.set()
         self.release.wait(5)
         time.sleep(self.delay)
         self.shapes.append(ids.shape)
@@ -39,6 +45,10 @@ class SlowModel:
         if (ids[:, 0] == POISON).any():
             raise RuntimeError("poisoned batch")
         return np.stack([ids[:, 0], mask.sum(axis=1)], axis=1).astype(np.float32)
+
+    async def held(self) -> None:
+        """Wait (off the event loop) until a batch has reached the model."""
+        assert await asyncio.to_thread(self.entered.wait, 5), "no batch reached the model"
 
 
 def text(tag: int, length: int) -> list[int]:
@@ -87,7 +97,7 @@ async def test_concurrent_requests_share_batches_within_the_token_budget(make_ba
     batcher = make_batcher(model, max_batch_tokens=64, max_batch_size=8)
     model.release.clear()  # hold the first batch so the rest queue up behind it
     first = batcher.submit([text(0, 8)])
-    await asyncio.sleep(0.05)
+    await model.held()
     rest = [batcher.submit([text(i, 8)]) for i in range(1, 21)]
     model.release.set()
     await asyncio.wait_for(asyncio.gather(first.future, *(p.future for p in rest)), 5)
@@ -102,7 +112,7 @@ async def test_short_texts_are_not_padded_to_a_long_neighbour(make_batcher) -> N
     batcher = make_batcher(model)
     model.release.clear()
     blocker = batcher.submit([text(99, 8)])
-    await asyncio.sleep(0.05)
+    await model.held()
     short = batcher.submit([text(1, 6), text(2, 7)])
     long = batcher.submit([text(3, 60), text(4, 58)])
     model.release.set()
@@ -114,6 +124,8 @@ async def test_max_wait_lets_a_second_request_join_the_batch(make_batcher) -> No
     model = SlowModel()
     batcher = make_batcher(model, max_wait_s=0.2)
     a = batcher.submit([text(1, 8)])
+    # Timing is the subject here: the second request arrives 20 ms after the first, well
+    # inside the 200 ms the batcher holds an under-full batch for company.
     await asyncio.sleep(0.02)
     b = batcher.submit([text(2, 8)])
     await asyncio.wait_for(asyncio.gather(a.future, b.future), 5)
@@ -125,7 +137,7 @@ async def test_a_request_past_its_deadline_never_reaches_the_model(make_batcher)
     batcher = make_batcher(model)
     model.release.clear()
     blocker = batcher.submit([text(1, 8)])
-    await asyncio.sleep(0.05)
+    await model.held()
     late = batcher.submit([text(2, 8)])
     with pytest.raises(TimeoutError):
         await asyncio.wait_for(late.future, 0.05)
@@ -142,7 +154,7 @@ async def test_a_full_queue_sheds_new_requests_at_once(make_batcher) -> None:
     batcher = make_batcher(model, max_queue_texts=4)
     model.release.clear()
     running = batcher.submit([text(0, 8)])
-    await asyncio.sleep(0.05)
+    await model.held()
     queued = batcher.submit([text(i, 8) for i in range(1, 5)])
     with pytest.raises(Overloaded) as shed:
         batcher.submit([text(9, 8)])
@@ -156,7 +168,7 @@ async def test_a_failing_batch_fails_only_its_requests(make_batcher) -> None:
     batcher = make_batcher(model)
     model.release.clear()
     blocker = batcher.submit([text(1, 8)])
-    await asyncio.sleep(0.05)
+    await model.held()
     poisoned = batcher.submit([text(POISON, 8)])
     healthy = batcher.submit([text(2, 40)])  # another bucket: another batch
     model.release.set()
@@ -174,7 +186,7 @@ async def test_when_the_batcher_dies_every_waiter_gets_an_error(make_batcher) ->
     batcher = make_batcher(model)
     model.release.clear()
     running = batcher.submit([text(1, 8)])
-    await asyncio.sleep(0.05)
+    await model.held()
     waiting = [batcher.submit([text(i, 8)]) for i in range(2, 5)]
 
     def explode() -> list[object]:
