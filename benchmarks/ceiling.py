@@ -55,20 +55,21 @@ class Ceiling:
     """One session per configuration, loaded and warmed up once; every run is kept in `runs`."""
 
     def __init__(self, model_dir: Path, groups: Sequence[list[str]]) -> None:
+        from dataclasses import replace
+
+        from service.backend.plan import plan_for
         from service.backend.session import OnnxBackend
         from service.settings import Settings
 
-        settings = Settings(model_dir=model_dir)  # the server's device and precision
+        # The server's device and precision, with each configuration's threads and spinning.
+        plan = plan_for(Settings(model_dir=model_dir), single_process=True)
         self.configs = [
             Config(threads, spin) for threads in sorted({1, all_cores()}) for spin in (False, True)
         ]
         self.backends = {
             config: OnnxBackend(
                 model_dir,
-                device=settings.device,
-                precision=settings.precision,
-                intra_op_threads=config.threads,
-                spin_wait=config.spin_wait,
+                replace(plan, intra_op_threads=config.threads, spin_wait=config.spin_wait),
             )
             for config in self.configs
         }

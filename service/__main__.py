@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import os
 import socket
 import sys
 from collections.abc import Sequence
@@ -32,20 +31,12 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
-def _env(*names: str, default: str) -> str:
-    return next((os.environ[n] for n in names if os.environ.get(n)), default)
-
-
-def _listen_early(args: argparse.Namespace) -> socket.socket | None:
-    """Bind before the slow imports: SageMaker expects the port open within 250 ms of start.
-
-    Connections wait in the kernel's backlog until uvicorn (or its worker processes, which
-    share this socket) serves them. On any doubt (a bad value, the port taken) return None and
-    let uvicorn bind and report.
-    """
-    host = args.host or _env("SERVE_HOST", default="0.0.0.0")
+def _listen_early(host: str, port: int) -> socket.socket | None:
+    """Bind before the slow imports (uvicorn, FastAPI, ONNX Runtime), so the port accepts
+    connections at once; they wait in the kernel's backlog until the server (or its worker
+    processes, which share this socket) serves them. On any doubt (the port taken) return None
+    and let uvicorn bind and report."""
     try:
-        port = args.port or int(_env("SERVE_PORT", "SAGEMAKER_BIND_TO_PORT", default="8080"))
         if port:
             _fail_if_taken(host, port)
         # SO_REUSEPORT lets each worker process listen on a socket of its own (server.py).
@@ -65,7 +56,6 @@ def _fail_if_taken(host: str, port: int) -> None:
 
 def main(argv: Sequence[str] | None = None) -> None:
     args = _parser().parse_args(sys.argv[1:] if argv is None else argv)
-    listening = _listen_early(args)
     from pydantic import ValidationError
 
     overrides = {
@@ -86,6 +76,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"])
         sys.exit(f"serve: invalid setting {where}: {first['msg']}")
+    listening = _listen_early(settings.host, settings.port)
     from service.server import serve
 
     serve(settings, listening)

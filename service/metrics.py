@@ -6,12 +6,14 @@ limit), batch sizes in powers of two up to the GPU's 512, padded tokens up to th
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING
 
+import numpy as np
 from prometheus_client import (
     CollectorRegistry,
     Counter,
@@ -21,9 +23,14 @@ from prometheus_client import (
     multiprocess,
 )
 
-# Set by the parent before it starts worker processes: prometheus_client then keeps every
-# worker's values in files there, and /metrics in any worker reports the sum over all of them.
-MULTIPROC_DIR = "PROMETHEUS_MULTIPROC_DIR"
+if TYPE_CHECKING:
+    from service.backend.artifact import Manifest
+    from service.backend.plan import ExecutionPlan
+
+# prometheus_client's multiprocess mode: every worker keeps its values in files in this
+# directory and /metrics in any worker reports the sum over all of them. The library reads the
+# directory only from this variable; service/worker_context.py sets it in each worker.
+MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 
 _SECONDS = (
     0.0005,
@@ -46,12 +53,16 @@ _SECONDS = (
 _SIZES = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512)
 REJECT_REASONS = ("not_ready", "queue_full", "queue_wait", "deadline")
 _TOKENS = (16, 64, 256, 512, 1024, 2048, 4096, 8192, 16384)
+_TEXT_TOKENS = (8, 16, 32, 64, 128, 256, 512, 1024, 2048, 4096)
+_CONFIDENCE = (0.3, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99)
 
 
 class Metrics:
-    """Every metric the server records; one instance per app, one registry per instance."""
+    """Every metric the server records; one instance per app, one registry per instance.
+    `multiprocess_dir`: the shared directory when several workers serve (summed at /metrics)."""
 
-    def __init__(self) -> None:
+    def __init__(self, multiprocess_dir: Path | None = None) -> None:
+        self.multiprocess_dir = multiprocess_dir
         self.registry = CollectorRegistry(auto_describe=True)
         reg = self.registry
         self.request_seconds = Histogram(
@@ -116,17 +127,77 @@ class Metrics:
             registry=reg,
             multiprocess_mode="livemin",
         )
+        self.failed_batches = Counter(
+            "serve_failed_batches", "Batches whose model run raised.", registry=reg
+        )
+        # What a model owner watches for drift (one series per label; a few histograms).
+        self.predictions = Counter(
+            "serve_predictions", "Texts answered, by top label.", ["label"], registry=reg
+        )
+        self.confidence = Histogram(
+            "serve_prediction_confidence",
+            "Score of the top label per text.",
+            buckets=_CONFIDENCE,
+            registry=reg,
+        )
+        self.input_tokens = Histogram(
+            "serve_input_tokens",
+            "Tokens per text as the model sees it (special tokens included).",
+            buckets=_TEXT_TOKENS,
+            registry=reg,
+        )
+        self.truncated = Counter(
+            "serve_truncated_texts", "Texts cut to the model's maximum length.", registry=reg
+        )
         # An info metric by hand: prometheus_client's Info cannot span worker processes.
         self.model = Gauge(
             "serve_model_info",
-            "The model being served (value 1).",
-            ["version", "labels", "provider", "max_length"],
+            "The model being served and the execution plan (value 1).",
+            ["version", "labels", "provider", "max_length", "plan"],
             registry=reg,
             multiprocess_mode="max",
         )
+        self._plan = ""
 
-    def model_loaded(self, version: str, labels: list[str], provider: str, max_length: int) -> None:
-        self.model.labels(version, ",".join(labels), provider, str(max_length)).set(1)
+    def plan_decided(self, plan: ExecutionPlan) -> None:
+        b = plan.batch
+        self._plan = (
+            f"{plan.device}/{plan.precision}/workers={plan.workers}/threads={plan.intra_op_threads}"
+            f"/batch={b.max_batch_size}x{b.max_batch_tokens}"
+        )
+
+    def model_loaded(self, manifest: Manifest, provider: str) -> None:
+        self.model.labels(
+            manifest.model_version,
+            ",".join(manifest.labels),
+            provider,
+            str(manifest.max_length),
+            self._plan,
+        ).set(1)
+        for label in manifest.labels:
+            self.predictions.labels(label)
+
+    def readiness(self, ready: bool) -> None:
+        self.ready.set(1 if ready else 0)
+
+    def tokenized(self, seconds: float) -> None:
+        self.tokenize_seconds.observe(seconds)
+
+    def text_lengths(self, lengths: Sequence[int], truncated: int) -> None:
+        for length in lengths:
+            self.input_tokens.observe(length)
+        if truncated:
+            self.truncated.inc(truncated)
+
+    def queued(self, seconds: float) -> None:
+        self.queue_seconds.observe(seconds)
+
+    def predicted(self, labels: Sequence[str], scores: np.ndarray) -> None:
+        best = scores.argmax(axis=1)
+        for index in best.tolist():
+            self.predictions.labels(labels[index]).inc()
+        for top in scores[np.arange(len(scores)), best].tolist():
+            self.confidence.observe(top)
 
     # The batching core's observer interface.
     def batch_done(self, size: int, padded_tokens: int, seconds: float) -> None:
@@ -140,36 +211,35 @@ class Metrics:
     def rejected(self, reason: str) -> None:
         self.rejects.labels(reason).inc()
 
+    def batch_failed(self) -> None:
+        self.failed_batches.inc()
+
     def exposition(self) -> bytes:
-        if os.environ.get(MULTIPROC_DIR):
+        if self.multiprocess_dir is not None:
             merged = CollectorRegistry()
-            multiprocess.MultiProcessCollector(merged)  # type: ignore[no-untyped-call]
+            multiprocess.MultiProcessCollector(merged, path=str(self.multiprocess_dir))  # type: ignore[no-untyped-call]
             return generate_latest(merged)
         return generate_latest(self.registry)
 
-
-def worker_exited() -> None:
-    """Drop this worker's live gauges (queue depth, readiness) from the shared figures."""
-    if os.environ.get(MULTIPROC_DIR):
-        multiprocess.mark_process_dead(os.getpid())  # type: ignore[no-untyped-call]
+    def worker_exited(self, pid: int) -> None:
+        """Drop this worker's live gauges (queue depth, readiness) from the shared figures."""
+        if self.multiprocess_dir is not None:
+            multiprocess.mark_process_dead(pid, path=str(self.multiprocess_dir))  # type: ignore[no-untyped-call]
 
 
 @contextmanager
-def metrics_shared_across_processes() -> Iterator[None]:
+def shared_metrics_dir(given: Path | None) -> Iterator[Path]:
     """For the lifetime of several workers: a fresh directory for their metric files (the
-    user's PROMETHEUS_MULTIPROC_DIR if set, emptied first), exported to the workers."""
-    given = os.environ.get(MULTIPROC_DIR)
-    path = given or tempfile.mkdtemp(prefix="serve-metrics-")
+    user's PROMETHEUS_MULTIPROC_DIR if set, emptied first; else a temporary one)."""
+    path = given or Path(tempfile.mkdtemp(prefix="serve-metrics-"))
     if given:
         shutil.rmtree(path, ignore_errors=True)
-        os.makedirs(path, exist_ok=True)
-    os.environ[MULTIPROC_DIR] = path
+        path.mkdir(parents=True, exist_ok=True)
     try:
-        yield
+        yield path
     finally:
         if not given:
             shutil.rmtree(path, ignore_errors=True)
-            del os.environ[MULTIPROC_DIR]
 
 
 # The 0.0.4 text format: what every Prometheus (Debian's 2.42 included) and SageMaker scrape.

@@ -1,12 +1,14 @@
-"""Run the app under uvicorn with SageMaker's lifecycle: listen at once, drain on SIGTERM."""
+"""The server process: decide the execution plan once, then serve under uvicorn with
+SageMaker's lifecycle (listen at once, drain on SIGTERM), in one process or several workers."""
 
 from __future__ import annotations
 
+import functools
 import logging
-import os
 import signal
 import socket
 import tempfile
+from pathlib import Path
 from types import FrameType
 from typing import Any
 
@@ -14,10 +16,11 @@ import uvicorn
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from service.api.app import create_app
+from service.backend.plan import ExecutionPlan, plan_for
 from service.logs import configure
-from service.metrics import metrics_shared_across_processes
-from service.settings import Settings, usable_cores
-from service.worker_board import BOARD_DIR
+from service.metrics import shared_metrics_dir
+from service.settings import Settings
+from service.worker_context import WorkerContext, worker_app
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +29,7 @@ KEEP_ALIVE_S = 75
 
 
 class _DrainingServer(uvicorn.Server):
-    """uvicorn's server, telling the runtime to stop admitting work as soon as SIGTERM arrives."""
+    """uvicorn's server, telling the predictor to stop admitting work as soon as SIGTERM arrives."""
 
     def __init__(self, config: uvicorn.Config, on_exit: Any) -> None:
         super().__init__(config)
@@ -38,29 +41,11 @@ class _DrainingServer(uvicorn.Server):
         super().handle_exit(sig, frame)
 
 
-def cuda_offered(settings: Settings) -> bool:
-    """Whether the model will run on CUDA (the worker count depends on it)."""
-    if settings.device == "cpu":
-        return False
-    import onnxruntime
-
-    from service.backend.device import CUDA
-
-    return CUDA in onnxruntime.get_available_providers()
-
-
 def serve(settings: Settings, listening: socket.socket | None = None) -> None:
     """Serve until SIGTERM; `listening` is a socket bound early by the entry point, if any."""
     configure(settings.log_level, settings.log_format, settings.access_log)
-    workers = settings.resolved_workers(cuda_offered(settings))
-    threads = settings.model_copy(update={"workers": workers}).resolved_intra_op_threads()
-    settings = settings.model_copy(update={"workers": workers, "intra_op_threads": threads})
-    log.info(
-        "%d worker process(es) x %d ONNX Runtime thread(s) on %d usable core(s)",
-        workers,
-        settings.intra_op_threads,
-        usable_cores(),
-    )
+    plan = plan_for(settings)
+    log.info("%s", plan.describe())
     options: dict[str, Any] = {
         "host": settings.host,
         "port": settings.port,
@@ -72,15 +57,11 @@ def serve(settings: Settings, listening: socket.socket | None = None) -> None:
         "date_header": False,
         "backlog": 4096,
     }
-    if workers > 1:
-        config = uvicorn.Config(
-            "service.api.app:app_from_env", factory=True, workers=workers, **options
-        )
-        _serve_workers(settings, config, listening)
+    if plan.workers > 1:
+        _serve_workers(settings, plan, options, listening)
         return
-    app = create_app(settings)
-    config = uvicorn.Config(app, **options)
-    server = _DrainingServer(config, app.state.runtime.begin_drain)
+    app = create_app(settings, context=WorkerContext(settings, plan))
+    server = _DrainingServer(uvicorn.Config(app, **options), app.state.predictor.begin_drain)
     # uvicorn re-raises the SIGTERM it drained for; after a clean drain that should exit 0,
     # which is what SageMaker and `docker stop` expect, so the re-raised signal is ignored.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
@@ -88,21 +69,21 @@ def serve(settings: Settings, listening: socket.socket | None = None) -> None:
 
 
 def _serve_workers(
-    settings: Settings, config: uvicorn.Config, listening: socket.socket | None
+    settings: Settings,
+    plan: ExecutionPlan,
+    options: dict[str, Any],
+    listening: socket.socket | None,
 ) -> None:
-    """Start `workers` processes on the port; uvicorn's supervisor restarts a worker that dies
-    and, on SIGTERM, lets each drain its requests before exiting."""
-    # Each worker builds its own app (and model copy) from the environment.
-    os.environ.update(
-        SERVE_MODEL_DIR=str(settings.model_dir),
-        SERVE_HOST=settings.host,
-        SERVE_PORT=str(settings.port),
-        SERVE_WORKERS=str(settings.workers),
-        SERVE_INTRA_OP_THREADS=str(settings.intra_op_threads),
-    )
-    with metrics_shared_across_processes(), tempfile.TemporaryDirectory() as board:
-        os.environ[BOARD_DIR] = board
-        sockets = _worker_sockets(listening or config.bind_socket(), settings.workers)
+    """Start `plan.workers` processes on the port, each handed the same context; uvicorn's
+    supervisor restarts a worker that dies and, on SIGTERM, lets each drain before exiting."""
+    with (
+        shared_metrics_dir(settings.metrics_dir) as metrics,
+        tempfile.TemporaryDirectory() as board,
+    ):
+        context = WorkerContext(settings, plan, board_dir=Path(board), metrics_dir=metrics)
+        factory = functools.partial(worker_app, context.to_json())
+        config = uvicorn.Config(factory, factory=True, workers=plan.workers, **options)
+        sockets = _worker_sockets(listening or config.bind_socket(), plan.workers)
         _OneSocketPerWorker(config, sockets=sockets).run()
 
 

@@ -1,17 +1,15 @@
 """Every knob of the server, read once from the environment and passed down.
 
 Our own variables carry the `SERVE_` prefix; SageMaker's names are accepted as aliases so the
-same image behaves on an endpoint without extra configuration. Defaults for the batch shape
-are per device: measured on CPU (see docs/serving.md), taken from the GPU figures in the
-issue for CUDA. `None` means "the device default".
+same image behaves on an endpoint without extra configuration. This is the only module that
+reads the environment: what the settings leave open (`0` or `None`: "decide for this host")
+is decided once, in the execution plan (service/backend/plan.py).
 """
 
 from __future__ import annotations
 
-import math
-import os
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Literal
 
 from pydantic import AliasChoices, Field, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -101,6 +99,12 @@ class Settings(BaseSettings):
     drain_timeout_s: float = Field(default=25.0, ge=0)
     """On SIGTERM, how long in-flight and queued work may take before the process exits."""
 
+    metrics_dir: Path | None = Field(
+        default=None, validation_alias=_alias("metrics_dir", "PROMETHEUS_MULTIPROC_DIR")
+    )
+    """With several workers, where they keep their metric files (emptied at start); a temporary
+    directory when unset."""
+
     log_format: Literal["text", "json"] = "text"
     """`json` writes one JSON object per log line, with the request id."""
 
@@ -121,56 +125,3 @@ class Settings(BaseSettings):
     @property
     def max_payload_bytes(self) -> int:
         return int(self.max_payload_mb * 1024 * 1024)
-
-    def resolved_workers(self, cuda: bool) -> int:
-        """Worker processes to start: the setting, else one per usable core (one on a GPU)."""
-        return self.workers or (1 if cuda else min(usable_cores(), MAX_AUTO_WORKERS))
-
-    def resolved_intra_op_threads(self) -> int:
-        return self.intra_op_threads or max(1, usable_cores() // max(1, self.workers))
-
-
-MAX_AUTO_WORKERS = 64
-"""The most processes `workers=0` starts: a 96-vCPU instance gets 64, one ONNX Runtime thread each."""
-CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
-
-
-def usable_cores() -> int:
-    """Cores this process may run on: its CPU affinity, capped by a cgroup v2 CPU quota
-    (`docker run --cpus`, Compose `cpus:`), which os.cpu_count() ignores."""
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
-    cores = cores or 1
-    try:
-        quota, period = CGROUP_CPU_MAX.read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
-    except (OSError, ValueError):
-        pass
-    return cores
-
-
-class BatchShape:
-    """The batch limits in force on one device, settings first, then the device default."""
-
-    # Measured here (docs/serving.md): on CPU, length-grouped batches of 4-8 headlines beat
-    # batch 1 by ~1.6x through the server, 16 is no better, 32 worse. GPUs want the opposite.
-    CPU_DEFAULTS: ClassVar[dict[str, float]] = {
-        "max_batch_tokens": 256,
-        "max_batch_size": 8,
-        "max_wait_ms": 0.0,
-    }
-    GPU_DEFAULTS: ClassVar[dict[str, float]] = {
-        "max_batch_tokens": 16384,
-        "max_batch_size": 512,
-        "max_wait_ms": 1.0,
-    }
-
-    def __init__(self, settings: Settings, device: Literal["cpu", "cuda"]) -> None:
-        defaults = self.GPU_DEFAULTS if device == "cuda" else self.CPU_DEFAULTS
-        self.max_batch_tokens = int(settings.max_batch_tokens or defaults["max_batch_tokens"])
-        self.max_batch_size = int(settings.max_batch_size or defaults["max_batch_size"])
-        wait = settings.max_wait_ms if settings.max_wait_ms is not None else defaults["max_wait_ms"]
-        self.max_wait_s = float(wait) / 1000.0
-        self.pad_to_bucket = (
-            settings.pad_to_bucket if settings.pad_to_bucket is not None else device == "cuda"
-        )

@@ -2,8 +2,8 @@
 of them has loaded and warmed its model, so SageMaker sends no request to a worker that would
 answer 503 while it loads.
 
-Each ready worker writes a file named after its pid in a directory the parent made
-(`SERVE_WORKER_BOARD`) and removes it when it stops; files of workers that died without
+Each ready worker writes a file named after its pid in a directory the parent made (handed to
+it in its WorkerContext) and removes it when it stops; files of workers that died without
 cleaning up are ignored (their pid is gone). One worker alone needs no board.
 """
 
@@ -12,8 +12,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-BOARD_DIR = "SERVE_WORKER_BOARD"
-
 
 class WorkerBoard:
     def __init__(self, path: Path, workers: int) -> None:
@@ -21,11 +19,6 @@ class WorkerBoard:
         self.workers = workers
         self._mine = path / str(os.getpid())
         self._seen_all = False
-
-    @classmethod
-    def from_env(cls, workers: int) -> WorkerBoard | None:
-        path = os.environ.get(BOARD_DIR)
-        return cls(Path(path), workers) if path and workers > 1 else None
 
     def post_ready(self) -> None:
         self._mine.touch()

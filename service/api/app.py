@@ -1,9 +1,10 @@
-"""The composition root: settings, metrics, runtime and routes wired in one place."""
+"""The composition root: settings, plan, metrics, predictor and routes wired in one place."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import os
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
@@ -13,11 +14,12 @@ from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
 from service.api.routes import error_response, invocations, router
-from service.core.errors import ServiceError
-from service.core.predictor import Model, Runtime
-from service.logs import configure
-from service.metrics import Metrics, worker_exited
+from service.backend.plan import plan_for
+from service.core.errors import ServingError
+from service.core.predictor import Model, Predictor
+from service.metrics import Metrics
 from service.settings import Settings
+from service.worker_context import WorkerContext
 
 log = logging.getLogger(__name__)
 
@@ -26,8 +28,9 @@ class ServingApp(FastAPI):
     """FastAPI, with `POST /invocations` dispatched ahead of the middleware stack.
 
     The handler catches and renders every error itself, so the generic layers (error,
-    telemetry, body-limit and exception middleware, routing) only cost time there: about a
-    fifth of the server's CPU per request, measured with py-spy at 64 connections.
+    exception middleware, routing) only cost time there: about a fifth of the server's CPU per
+    request, measured with py-spy at 64 connections. The shortcut turns itself off as soon as
+    a middleware is added, so nothing added to the app is silently skipped on /invocations.
     """
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -35,6 +38,7 @@ class ServingApp(FastAPI):
             scope["type"] == "http"
             and scope["path"] == "/invocations"
             and scope["method"] == "POST"
+            and not self.user_middleware
         ):
             scope["app"] = self
             response = await invocations(Request(scope, receive))
@@ -44,28 +48,47 @@ class ServingApp(FastAPI):
 
 
 def create_app(
-    settings: Settings | None = None, load_model: Callable[[Settings], Model] | None = None
+    settings: Settings,
+    *,
+    context: WorkerContext | None = None,
+    load_model: Callable[[], Model] | None = None,
 ) -> FastAPI:
     """Build the app; the model loads in the background once the lifespan starts.
 
-    With no arguments (uvicorn's `--factory`, several workers) settings come from the environment.
+    `context` is what the server decided (the plan, shared directories); without it, the plan
+    is decided here for one process. `load_model` replaces the ONNX Runtime backend (tests).
     """
-    settings = settings or Settings()
-    metrics = Metrics()
-    runtime = Runtime(settings, metrics, load_model) if load_model else Runtime(settings, metrics)
+    context = context or WorkerContext(settings, plan_for(settings, single_process=True))
+    plan = context.plan
+    metrics = Metrics(context.metrics_dir)
+    metrics.plan_decided(plan)
+
+    def load_onnx() -> Model:
+        from service.backend.session import OnnxBackend
+
+        return OnnxBackend(settings.model_dir, plan)
+
+    predictor = Predictor(
+        plan,
+        load_model or load_onnx,
+        metrics,
+        request_timeout_s=settings.request_timeout_s,
+        drain_timeout_s=settings.drain_timeout_s,
+        readiness=context.board(),
+    )
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
-        loading = asyncio.create_task(runtime.load(), name="load-model")
+        loading = asyncio.create_task(predictor.load(), name="load-model")
         try:
             yield
         finally:
-            runtime.begin_drain()
+            predictor.begin_drain()
             if not loading.done():
                 loading.cancel()
                 await asyncio.gather(loading, return_exceptions=True)
-            await runtime.close()
-            worker_exited()
+            await predictor.close()
+            metrics.worker_exited(os.getpid())
             log.info("stopped")
 
     app = ServingApp(
@@ -77,25 +100,16 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.runtime = runtime
+    app.state.predictor = predictor
     app.include_router(router)
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:
-        error = ServiceError(str(exc.detail))
-        error.status, error.kind = exc.status_code, "http_error"
-        return error_response(error)
+        return error_response(ServingError(str(exc.detail)), status=(exc.status_code, "http_error"))
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> Response:
         log.error("unexpected error on %s: %r", request.url.path, exc)
-        return error_response(ServiceError("internal server error"))
+        return error_response(ServingError("internal server error"))
 
     return app
-
-
-def app_from_env() -> FastAPI:
-    """uvicorn factory for worker processes: settings and logging from the environment."""
-    settings = Settings()
-    configure(settings.log_level, settings.log_format, settings.access_log)
-    return create_app(settings)

@@ -1,4 +1,4 @@
-"""Request bodies to texts, class probabilities to response bodies.
+"""Request bodies to texts, labelled answers to response bodies.
 
 Decoders are keyed by content type, encoders by the negotiated `Accept` type. The JSON shape is
 the Hugging Face inference toolkit's: `{"inputs": "text" | ["a", "b"], "parameters": {...}}`
@@ -9,20 +9,20 @@ from __future__ import annotations
 
 import csv
 import io
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-import numpy as np
 import orjson
 
-from service.core.errors import (
+from service.api.errors import (
     BadRequest,
     EmptyText,
     NotAcceptable,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from service.core.ranking import TextAnswer
 
 JSON = "application/json"
 JSONLINES = "application/jsonlines"
@@ -36,8 +36,6 @@ _MEDIA_ALIASES = {
 }
 # What a wildcard in Accept resolves to.
 _WILDCARDS = {"*/*": JSON, "application/*": JSON, "text/*": CSV}
-
-Prediction = dict[str, Any] | list[dict[str, Any]]
 
 
 @dataclass(slots=True)
@@ -222,37 +220,15 @@ def negotiate(accept: str | None) -> str:
     raise NotAcceptable(f"Accept {accept!r} cannot be met; available: {', '.join(_ENCODERS)}")
 
 
-def predictions(probs: np.ndarray, labels: Sequence[str], options: Options) -> list[Prediction]:
-    """One entry per row of `probs`: the top label, or the top k, or every label in order."""
-    if options.return_all_scores and options.top_k is None:
-        rows = probs.tolist()
-        return [
-            [{"label": lab, "score": s} for lab, s in zip(labels, row, strict=True)] for row in rows
-        ]
-    if options.top_k is None:
-        best = probs.argmax(axis=1)
-        scores = probs[np.arange(len(probs)), best].tolist()
-        return [
-            {"label": labels[i], "score": s} for i, s in zip(best.tolist(), scores, strict=True)
-        ]
-    k = min(options.top_k, len(labels))
-    order = np.argsort(-probs, axis=1, kind="stable")[:, :k]
-    top = np.take_along_axis(probs, order, axis=1).tolist()
-    return [
-        [{"label": labels[i], "score": s} for i, s in zip(idx, row, strict=True)]
-        for idx, row in zip(order.tolist(), top, strict=True)
-    ]
-
-
-def _encode_json(preds: list[Prediction]) -> bytes:
+def _encode_json(preds: list[TextAnswer]) -> bytes:
     return orjson.dumps(preds)
 
 
-def _encode_jsonlines(preds: list[Prediction]) -> bytes:
+def _encode_jsonlines(preds: list[TextAnswer]) -> bytes:
     return b"".join(orjson.dumps(p) + b"\n" for p in preds)
 
 
-def _encode_csv(preds: list[Prediction]) -> bytes:
+def _encode_csv(preds: list[TextAnswer]) -> bytes:
     """One line per text: `label,score` (or `label,score,label,score,...` for several)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
@@ -262,14 +238,14 @@ def _encode_csv(preds: list[Prediction]) -> bytes:
     return out.getvalue().encode("utf-8")
 
 
-_ENCODERS: dict[str, Callable[[list[Prediction]], bytes]] = {
+_ENCODERS: dict[str, Callable[[list[TextAnswer]], bytes]] = {
     JSON: _encode_json,
     JSONLINES: _encode_jsonlines,
     CSV: _encode_csv,
 }
 
 
-def encode(media: str, preds: list[Prediction]) -> bytes:
+def encode(media: str, preds: list[TextAnswer]) -> bytes:
     return _ENCODERS[media](preds)
 
 

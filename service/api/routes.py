@@ -1,5 +1,5 @@
 """HTTP endpoints. They only translate HTTP (bodies, content types, headers, statuses) and hand
-the texts to the runtime; every error leaves as `{"error": ..., "type": ...}`."""
+the texts to the predictor; every error leaves as `{"error": ..., "type": ...}`."""
 
 from __future__ import annotations
 
@@ -12,10 +12,13 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from service.api import codecs
-from service.core.errors import NotReady, PayloadTooLarge, ServiceError
-from service.core.predictor import Runtime
+from service.api.errors import PayloadTooLarge, status_of
+from service.core.errors import NotReady, ServingError
+from service.core.predictor import Predictor
+from service.core.ranking import rank
 from service.logs import request_id
-from service.metrics import CONTENT_TYPE
+from service.metrics import CONTENT_TYPE, Metrics
+from service.settings import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter()
@@ -23,13 +26,14 @@ router = APIRouter()
 CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
 
 
-def error_response(exc: ServiceError, rid: str | None = None) -> Response:
+def error_response(
+    exc: ServingError, rid: str | None = None, status: tuple[int, str] | None = None
+) -> Response:
+    code, kind = status or status_of(exc)
     headers = {"x-request-id": rid} if rid else {}
     if exc.retry_after_s is not None:
         headers["retry-after"] = str(exc.retry_after_s)
-    return Response(
-        codecs.error_body(exc.message, exc.kind), exc.status, headers, media_type=codecs.JSON
-    )
+    return Response(codecs.error_body(exc.message, kind), code, headers, media_type=codecs.JSON)
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
@@ -48,17 +52,19 @@ async def _read_body(request: Request, limit: int) -> bytes:
 
 @router.get("/ping")
 async def ping(request: Request) -> Response:
-    runtime: Runtime = request.app.state.runtime
-    if runtime.ready:
+    predictor: Predictor = request.app.state.predictor
+    if predictor.ready:
         return Response(status_code=200)
-    return error_response(NotReady(runtime.not_ready_reason()))
+    return error_response(NotReady(predictor.not_ready_reason()))
 
 
 @router.post("/invocations")
 async def invocations(request: Request) -> Response:
     started = time.perf_counter()
-    runtime: Runtime = request.app.state.runtime
-    settings = runtime.settings
+    state = request.app.state
+    predictor: Predictor = state.predictor
+    metrics: Metrics = state.metrics
+    settings: Settings = state.settings
     headers = request.headers
     rid = headers.get("x-request-id") or uuid.uuid4().hex
     token = request_id.set(rid)
@@ -71,9 +77,8 @@ async def invocations(request: Request) -> Response:
         decoded = codecs.decode(
             headers.get("content-type"), body, options, settings.max_texts_per_request
         )
-        result = await runtime.predict(decoded.texts, started + settings.request_timeout_s)
-        labels = runtime.model.labels if runtime.model else []
-        content = codecs.encode(accept, codecs.predictions(result.probs, labels, decoded.options))
+        result = await predictor.predict(decoded.texts, started + settings.request_timeout_s)
+        answers = rank(result.scores, result.labels, options.top_k, options.return_all_scores)
         out_headers = {
             "x-request-id": rid,
             "x-tokenization-time": f"{result.tokenize_s * 1000:.3f}",
@@ -82,29 +87,31 @@ async def invocations(request: Request) -> Response:
         }
         if attributes:
             out_headers[CUSTOM_ATTRIBUTES] = attributes
-        response = Response(content, 200, out_headers, media_type=accept)
-        runtime.metrics.texts_per_request.observe(len(decoded.texts))
-    except ServiceError as exc:
-        log.warning("%d %s: %s", exc.status, exc.kind, exc.message)
+        response = Response(codecs.encode(accept, answers), 200, out_headers, media_type=accept)
+        metrics.texts_per_request.observe(len(decoded.texts))
+    except ServingError as exc:
+        status, kind = status_of(exc)
+        log.warning("%d %s: %s", status, kind, exc.message)
         response = error_response(exc, rid)
     except Exception:
         log.exception("unexpected error")
-        response = error_response(ServiceError("internal server error"), rid)
+        response = error_response(ServingError("internal server error"), rid)
     finally:
         request_id.reset(token)
-    runtime.metrics.requests.labels(str(response.status_code)).inc()
-    runtime.metrics.request_seconds.observe(time.perf_counter() - started)
+    metrics.requests.labels(str(response.status_code)).inc()
+    metrics.request_seconds.observe(time.perf_counter() - started)
     return response
 
 
 @router.get("/execution-parameters")
 async def execution_parameters(request: Request) -> Response:
     """Batch transform's questions: how many concurrent requests, what batching, what size."""
-    settings = request.app.state.runtime.settings
+    settings: Settings = request.app.state.settings
+    workers = request.app.state.predictor.plan.workers
     return Response(
         orjson.dumps(
             {
-                "MaxConcurrentTransforms": 8 * max(1, settings.workers),
+                "MaxConcurrentTransforms": 8 * max(1, workers),
                 "BatchStrategy": "MULTI_RECORD",
                 "MaxPayloadInMB": max(1, int(settings.max_payload_mb)),
             }

@@ -8,16 +8,15 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Sequence
-from dataclasses import replace
 from pathlib import Path
 from typing import Any, Literal
 
 import numpy as np
 
-from service.backend.artifact import ArtifactError, Precision, load_manifest
-from service.backend.device import CPU, CUDA, plan_device
+from service.backend.artifact import ArtifactError, load_manifest
+from service.backend.device import CUDA
+from service.backend.plan import ExecutionPlan
 from service.backend.tokenizer import TextEncoder
-from service.settings import DeviceChoice
 
 log = logging.getLogger(__name__)
 
@@ -30,52 +29,32 @@ def _softmax(logits: np.ndarray) -> np.ndarray:
 
 
 class OnnxBackend:
-    """Loads and checks the artifact, owns the session; `run` gives class probabilities."""
+    """Loads and checks the artifact, owns the session; `run` gives the model's scores
+    (softmax probabilities). It runs the model where the execution plan says."""
 
-    def __init__(
-        self,
-        model_dir: Path,
-        *,
-        device: DeviceChoice = "auto",
-        precision: Precision | None = None,
-        intra_op_threads: int = 1,
-        spin_wait: bool = False,
-        verify_checksums: bool = True,
-    ) -> None:
+    def __init__(self, model_dir: Path, plan: ExecutionPlan) -> None:
         import onnxruntime as ort
 
-        self.manifest = load_manifest(model_dir, verify_checksums=verify_checksums)
-        self.plan = plan_device(device, ort.get_available_providers(), self.manifest, precision)
+        self.manifest = load_manifest(model_dir)
+        self.plan = plan
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
         options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.intra_op_num_threads = intra_op_threads
+        options.intra_op_num_threads = plan.intra_op_threads
         options.inter_op_num_threads = 1
         options.log_severity_level = 3
         options.add_session_config_entry(
-            "session.intra_op.allow_spinning", "1" if spin_wait else "0"
+            "session.intra_op.allow_spinning", "1" if plan.spin_wait else "0"
         )
         self._session = self._open(model_dir, options)
         self.provider = self._session.get_providers()[0]
-        if self.plan.device == "cuda" and self.provider != CUDA:
-            # onnxruntime-gpu lists CUDA on a host without a usable GPU, then quietly runs the
-            # GPU variant on CPU: reopen with the CPU plan, so the CPU variant (int8) serves.
-            log.warning(
-                "the CUDA provider failed to initialise (no usable GPU or CUDA libraries); "
-                "serving on CPU"
-            )
-            cpu_plan = plan_device("cpu", [CPU], self.manifest, precision)
-            self.plan = replace(
-                cpu_plan, note=f"CUDA fell back to CPU; variant {cpu_plan.precision}"
-            )
-            self._session = self._open(model_dir, options)
-            self.provider = self._session.get_providers()[0]
+        if self.provider != plan.providers[0]:
+            # The plan's probe found this provider working; a later failure is not silent.
+            log.warning("planned %s but the session runs on %s", plan.providers[0], self.provider)
         self.encoder = TextEncoder(model_dir / self.manifest.tokenizer, self.manifest.max_length)
         self.labels = list(self.manifest.labels)
         self._io_binding = self.provider == CUDA
-        log.info(
-            "%s; provider %s; model %s", self.plan.note, self.provider, self.manifest.model_version
-        )
+        log.info("serving model %s on %s", self.manifest.model_version, self.provider)
 
     def _open(self, model_dir: Path, options: Any) -> Any:
         import onnxruntime as ort
@@ -83,7 +62,7 @@ class OnnxBackend:
         file = self.manifest.variant_for(self.plan.device, self.plan.precision).file
         try:
             session = ort.InferenceSession(
-                str(model_dir / file), sess_options=options, providers=self.plan.providers
+                str(model_dir / file), sess_options=options, providers=list(self.plan.providers)
             )
         except Exception as exc:  # onnxruntime raises several unrelated types for a bad graph
             raise ArtifactError(f"{model_dir / file}: ONNX Runtime cannot load it ({exc})") from exc

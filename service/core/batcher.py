@@ -14,38 +14,25 @@ import logging
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Executor
-from dataclasses import dataclass
 from typing import Protocol
 
 import numpy as np
 
-from service.core.errors import InferenceFailed, NotReady, Overloaded, ServiceError
+from service.backend.plan import BatchLimits
+from service.core.errors import InferenceFailed, NotReady, Overloaded, ServingError
 from service.core.length_queue import LengthQueue, Pending, QueuedText
 
 log = logging.getLogger(__name__)
 
 RunBatch = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""(input_ids, attention_mask) int64 [batch, seq] -> probabilities float32 [batch, labels]."""
-
-
-@dataclass(frozen=True, slots=True)
-class Limits:
-    max_batch_tokens: int
-    max_batch_size: int
-    max_wait_s: float = 0.0
-    max_queue_texts: int = 16384
-    max_queue_wait_s: float = 0.0
-    """Shed a request whose texts would wait longer than this at the measured model speed
-    (it would miss its deadline anyway); 0 turns the estimate off."""
-    pad_to_bucket: bool = False
-    pipeline_depth: int = 1
-    """Batches handed to the inference thread at once; 2 keeps the next one ready (GPU)."""
+"""(input_ids, attention_mask) int64 [batch, seq] -> scores float32 [batch, labels]."""
 
 
 class BatchObserver(Protocol):
     def batch_done(self, size: int, padded_tokens: int, seconds: float) -> None: ...
     def queue_depth(self, texts: int) -> None: ...
     def rejected(self, reason: str) -> None: ...
+    def batch_failed(self) -> None: ...
 
 
 class _NoObserver:
@@ -58,13 +45,16 @@ class _NoObserver:
     def rejected(self, reason: str) -> None:
         pass
 
+    def batch_failed(self) -> None:
+        pass
+
 
 class Batcher:
     def __init__(
         self,
         run: RunBatch,
         executor: Executor,
-        limits: Limits,
+        limits: BatchLimits,
         *,
         max_length: int,
         labels: int,
@@ -85,7 +75,6 @@ class Batcher:
         self._inflight: set[asyncio.Task[None]] = set()
         self._stopping = False
         self._texts_per_s = 0.0  # moving average of the model's speed, for early shedding
-        self.failure: BaseException | None = None
 
     @property
     def healthy(self) -> bool:
@@ -173,7 +162,6 @@ class Batcher:
             if self._inflight:
                 await asyncio.gather(*self._inflight, return_exceptions=True)
         except BaseException as exc:
-            self.failure = exc
             if not isinstance(exc, asyncio.CancelledError):
                 log.critical("batcher died: %r; failing every waiting request", exc)
             self._fail_everything(exc)
@@ -215,6 +203,7 @@ class Batcher:
                 probs = await loop.run_in_executor(self._executor, self._run, ids, mask)
             except Exception as exc:
                 log.error("batch of %d texts failed: %r", len(batch), exc)
+                self._observer.batch_failed()
                 self._fail(batch, InferenceFailed(f"inference failed: {type(exc).__name__}"))
                 return
             seconds = time.perf_counter() - started
@@ -249,7 +238,7 @@ class Batcher:
                 pending.future.set_result(pending.probs)
 
     @staticmethod
-    def _fail(batch: list[QueuedText], error: ServiceError) -> None:
+    def _fail(batch: list[QueuedText], error: ServingError) -> None:
         for text in batch:
             if not text.pending.future.done():
                 text.pending.future.set_exception(error)

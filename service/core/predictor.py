@@ -1,14 +1,15 @@
-"""What the app's lifespan owns: the backend, the batcher, their threads, and readiness.
+"""The predictor: texts in, labelled scores out, through the tokenizer, the length queue and the
+batcher. No HTTP here; errors are the core's own (service/core/errors.py).
 
-Loading and warm-up run in the background so the socket accepts connections at once; `/ping`
-reads `ready`. Serving state moves loading -> ready -> draining, or to failed, never back.
+Loading and warm-up run in the background so the socket accepts connections at once; `ready`
+says when to answer `/ping` with 200. State moves loading -> ready -> draining, or to failed,
+never back.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
@@ -18,12 +19,10 @@ from typing import Literal, Protocol
 import numpy as np
 
 from service.backend.artifact import ArtifactError, Manifest
-from service.core.batcher import Batcher, Limits, RunBatch
+from service.backend.plan import ExecutionPlan
+from service.core.batcher import Batcher, BatchObserver
 from service.core.errors import DeadlineExceeded, NotReady
 from service.core.length_queue import bucket_lengths
-from service.metrics import Metrics
-from service.settings import BatchShape, Settings
-from service.worker_board import WorkerBoard
 
 log = logging.getLogger(__name__)
 
@@ -35,7 +34,7 @@ Status = Literal["loading", "ready", "failed", "draining"]
 
 
 class Model(Protocol):
-    """What the runtime needs from a backend (OnnxBackend; tests may pass their own)."""
+    """What the predictor needs from a backend (OnnxBackend; tests may pass their own)."""
 
     manifest: Manifest
     labels: list[str]
@@ -52,44 +51,58 @@ class Model(Protocol):
     ) -> float: ...
 
 
+class PredictorObserver(BatchObserver, Protocol):
+    """What the predictor reports (service.metrics.Metrics implements it)."""
+
+    def tokenized(self, seconds: float) -> None: ...
+    def queued(self, seconds: float) -> None: ...
+    def model_loaded(self, manifest: Manifest, provider: str) -> None: ...
+    def readiness(self, ready: bool) -> None: ...
+
+
+class Readiness(Protocol):
+    """Readiness across worker processes (service.worker_board.WorkerBoard)."""
+
+    def post_ready(self) -> None: ...
+    def withdraw(self) -> None: ...
+    def all_ready(self) -> bool: ...
+
+
 @dataclass(slots=True)
-class Prediction:
-    probs: np.ndarray
+class Predictions:
+    """One request's answer: `scores[i, j]` is text i's score for `labels[j]`."""
+
+    labels: Sequence[str]
+    scores: np.ndarray
     tokenize_s: float
     queue_s: float
     inference_s: float
 
 
-def _load_onnx(settings: Settings) -> Model:
-    from service.backend.session import OnnxBackend
-
-    return OnnxBackend(
-        settings.model_dir,
-        device=settings.device,
-        precision=settings.precision,
-        intra_op_threads=settings.resolved_intra_op_threads(),
-        spin_wait=settings.spin_wait,
-    )
-
-
-class Runtime:
+class Predictor:
     def __init__(
         self,
-        settings: Settings,
-        metrics: Metrics,
-        load_model: Callable[[Settings], Model] = _load_onnx,
+        plan: ExecutionPlan,
+        load_model: Callable[[], Model],
+        observer: PredictorObserver,
+        *,
+        request_timeout_s: float,
+        drain_timeout_s: float,
+        readiness: Readiness | None = None,
     ) -> None:
-        self.settings = settings
-        self.metrics = metrics
+        self.plan = plan
         self.status: Status = "loading"
         self.error = ""
-        self.model: Model | None = None
+        self._model: Model | None = None
         self.batcher: Batcher | None = None
         self._load_model = load_model
+        self._observer = observer
+        self._request_timeout_s = request_timeout_s
+        self._drain_timeout_s = drain_timeout_s
+        self._board = readiness
         self._inference = ThreadPoolExecutor(1, thread_name_prefix="inference")
-        self._board = WorkerBoard.from_env(settings.workers)
         self._tokenizers = ThreadPoolExecutor(
-            min(4, os.cpu_count() or 1), thread_name_prefix="tokenize"
+            min(4, plan.usable_cores), thread_name_prefix="tokenize"
         )
 
     @property
@@ -100,6 +113,10 @@ class Runtime:
             and self.batcher.healthy
             and (self._board is None or self._board.all_ready())
         )
+
+    @property
+    def labels(self) -> list[str]:
+        return self._model.labels if self._model is not None else []
 
     def not_ready_reason(self) -> str:
         if self.status == "ready":
@@ -114,16 +131,16 @@ class Runtime:
         """Load, check and warm the model on the inference thread, then start batching."""
         loop = asyncio.get_running_loop()
         started = time.perf_counter()
+        limits = self.plan.batch
         try:
-            model = await loop.run_in_executor(self._inference, self._load_model, self.settings)
-            shape = BatchShape(self.settings, model.device)
+            model = await loop.run_in_executor(self._inference, self._load_model)
             lengths = bucket_lengths(model.manifest.max_length)
             warm_s = await loop.run_in_executor(
                 self._inference,
                 model.warm_up,
                 lengths,
-                shape.max_batch_size,
-                shape.max_batch_tokens,
+                limits.max_batch_size,
+                limits.max_batch_tokens,
             )
         except ArtifactError as exc:
             self.status, self.error = "failed", str(exc)
@@ -133,54 +150,37 @@ class Runtime:
             self.status, self.error = "failed", f"{type(exc).__name__}: {exc}"
             log.exception("loading the model failed")
             return
-        limits = Limits(
-            max_batch_tokens=shape.max_batch_tokens,
-            max_batch_size=shape.max_batch_size,
-            max_wait_s=shape.max_wait_s,
-            max_queue_texts=self.settings.max_queue_texts,
-            # Shed what would wait past 80% of its deadline: it would only time out later.
-            max_queue_wait_s=0.8 * self.settings.request_timeout_s,
-            pad_to_bucket=shape.pad_to_bucket,
-            pipeline_depth=2 if model.device == "cuda" else 1,
-        )
-        run: RunBatch = model.run
         self.batcher = Batcher(
-            run,
+            model.run,
             self._inference,
             limits,
             max_length=model.manifest.max_length,
             labels=len(model.labels),
             pad_id=model.pad_id,
-            observer=self.metrics,
+            observer=self._observer,
         )
         self.batcher.start()
-        self.model = model
+        self._model = model
         if self.status == "loading":
             self.status = "ready"
-        manifest = model.manifest
-        self.metrics.model_loaded(
-            manifest.model_version, model.labels, model.provider, manifest.max_length
-        )
-        self.metrics.ready.set(1)
+        self._observer.model_loaded(model.manifest, model.provider)
+        self._observer.readiness(True)
         if self._board is not None:
             self._board.post_ready()
         log.info(
-            "ready in %.1f s (warm-up of %d length buckets %.1f s): batch <= %d texts / %d tokens, wait %.1f ms",
+            "ready in %.1f s (warm-up of %d length buckets %.1f s)",
             time.perf_counter() - started,
             len(lengths),
             warm_s,
-            limits.max_batch_size,
-            limits.max_batch_tokens,
-            limits.max_wait_s * 1000,
         )
 
-    async def predict(self, texts: list[str], deadline: float) -> Prediction:
-        """Tokenize, queue, and wait for the probabilities until `deadline` (perf_counter)."""
-        model, batcher = self.model, self.batcher
+    async def predict(self, texts: list[str], deadline: float) -> Predictions:
+        """Tokenize, queue, and wait for the scores until `deadline` (perf_counter)."""
+        model, batcher = self._model, self.batcher
         # While draining, /ping is 503 but requests already on their way in are still served:
         # uvicorn has stopped accepting connections and reads no new request on open ones.
         if model is None or batcher is None or not batcher.healthy:
-            self.metrics.rejected("not_ready")
+            self._observer.rejected("not_ready")
             raise NotReady(self.not_ready_reason())
         started = time.perf_counter()
         if sum(map(len, texts)) <= INLINE_TOKENIZE_CHARS:
@@ -190,22 +190,22 @@ class Runtime:
                 self._tokenizers, model.encode, texts
             )
         tokenize_s = time.perf_counter() - started
-        self.metrics.tokenize_seconds.observe(tokenize_s)
+        self._observer.tokenized(tokenize_s)
         pending = batcher.submit(token_ids)
         try:
-            probs = await asyncio.wait_for(pending.future, deadline - time.perf_counter())
+            scores = await asyncio.wait_for(pending.future, deadline - time.perf_counter())
         except TimeoutError:
-            self.metrics.rejected("deadline")
+            self._observer.rejected("deadline")
             raise DeadlineExceeded(
-                f"no answer within the {self.settings.request_timeout_s:g} s request deadline"
+                f"no answer within the {self._request_timeout_s:g} s request deadline"
             ) from None
-        self.metrics.queue_seconds.observe(pending.queue_s)
-        return Prediction(probs, tokenize_s, pending.queue_s, pending.inference_s)
+        self._observer.queued(pending.queue_s)
+        return Predictions(model.labels, scores, tokenize_s, pending.queue_s, pending.inference_s)
 
     def begin_drain(self) -> None:
         if self.status in ("loading", "ready"):
             self.status = "draining"
-            self.metrics.ready.set(0)
+            self._observer.readiness(False)
             log.info("draining: no new work; finishing what is queued")
 
     async def close(self) -> None:
@@ -213,6 +213,6 @@ class Runtime:
         if self._board is not None:
             self._board.withdraw()
         if self.batcher is not None:
-            await self.batcher.stop(self.settings.drain_timeout_s)
+            await self.batcher.stop(self._drain_timeout_s)
         self._inference.shutdown(wait=True, cancel_futures=True)
         self._tokenizers.shutdown(wait=False, cancel_futures=True)

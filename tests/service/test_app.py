@@ -14,6 +14,7 @@ from tokenizers import Tokenizer
 
 from service.api.app import create_app
 from service.backend.artifact import load_manifest
+from service.backend.plan import plan_for
 from service.backend.session import OnnxBackend
 from service.settings import Settings
 
@@ -108,11 +109,14 @@ async def test_headers_options_and_formats(tiny_artifact: Path) -> None:
 async def test_ping_is_503_until_warm_then_200_then_503_while_draining(tiny_artifact: Path) -> None:
     release = threading.Event()
 
-    def slow_load(settings: Settings) -> OnnxBackend:
-        release.wait(10)
-        return OnnxBackend(settings.model_dir, device="cpu")
+    settings = Settings(model_dir=tiny_artifact, device="cpu")
+    plan = plan_for(settings, single_process=True)
 
-    app = create_app(Settings(model_dir=tiny_artifact), load_model=slow_load)
+    def slow_load() -> OnnxBackend:
+        release.wait(10)
+        return OnnxBackend(tiny_artifact, plan)
+
+    app = create_app(settings, load_model=slow_load)
     async with running(app, wait_ready=False) as client:
         loading = await client.get("/ping")
         assert loading.status_code == 503 and loading.json()["type"] == "not_ready"
@@ -125,11 +129,11 @@ async def test_ping_is_503_until_warm_then_200_then_503_while_draining(tiny_arti
             await asyncio.sleep(0.02)
         ready = await client.get("/ping")
         assert ready.status_code == 200 and ready.content == b""
-        app.state.runtime.begin_drain()
+        app.state.predictor.begin_drain()
         assert (await client.get("/ping")).status_code == 503
         # A request already in flight when draining starts is still answered...
         assert (await client.post("/invocations", json={"inputs": "in flight"})).status_code == 200
-        await app.state.runtime.batcher.stop(5)
+        await app.state.predictor.batcher.stop(5)
         # ...but once the batcher has stopped nothing more is admitted.
         assert (await client.post("/invocations", json={"inputs": "late"})).status_code == 503
 
@@ -139,7 +143,7 @@ async def test_an_artifact_that_cannot_be_served_keeps_ping_503(tmp_path: Path) 
     app = create_app(Settings(model_dir=tmp_path))
     async with running(app, wait_ready=False) as client:
         for _ in range(100):
-            if app.state.runtime.status != "loading":
+            if app.state.predictor.status != "loading":
                 break
             await asyncio.sleep(0.02)
         ping = await client.get("/ping")
@@ -149,7 +153,7 @@ async def test_an_artifact_that_cannot_be_served_keeps_ping_503(tmp_path: Path) 
 async def test_when_the_batcher_dies_ping_turns_503(tiny_artifact: Path) -> None:
     app = create_app(Settings(model_dir=tiny_artifact))
     async with running(app) as client:
-        batcher = app.state.runtime.batcher
+        batcher = app.state.predictor.batcher
         batcher._take = lambda: 1 / 0  # a bug in batch formation kills the loop
         dead = await client.post("/invocations", json={"inputs": "boom"})
         assert dead.status_code == 503 and dead.json()["type"] == "not_ready"

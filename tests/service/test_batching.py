@@ -12,7 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 import numpy as np
 import pytest
 
-from service.core.batcher import Batcher, Limits
+from service.api.errors import status_of
+from service.backend.plan import BatchLimits as Limits
+from service.core.batcher import Batcher
 from service.core.errors import InferenceFailed, NotReady, Overloaded
 from service.core.length_queue import bucket_lengths
 
@@ -158,7 +160,7 @@ async def test_a_full_queue_sheds_new_requests_at_once(make_batcher) -> None:
     queued = batcher.submit([text(i, 8) for i in range(1, 5)])
     with pytest.raises(Overloaded) as shed:
         batcher.submit([text(9, 8)])
-    assert shed.value.status == 503 and shed.value.retry_after_s
+    assert status_of(shed.value) == (503, "overloaded") and shed.value.retry_after_s
     model.release.set()
     await asyncio.wait_for(asyncio.gather(running.future, queued.future), 5)
 

@@ -8,13 +8,14 @@ import pytest
 
 from service.api import codecs
 from service.api.codecs import Options
-from service.core.errors import (
+from service.api.errors import (
     BadRequest,
     EmptyText,
     NotAcceptable,
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from service.core.ranking import rank
 
 LABELS = ["world", "sports", "business", "scitech"]
 PROBS = np.array([[0.1, 0.6, 0.2, 0.1], [0.05, 0.05, 0.1, 0.8]], dtype=np.float32)
@@ -110,30 +111,28 @@ def test_unsatisfiable_accept_is_406() -> None:
 
 
 def test_predictions_top1_topk_and_all_scores() -> None:
-    top1 = codecs.predictions(PROBS, LABELS, Options())
+    top1 = rank(PROBS, LABELS, top_k=None, all_scores=False)
     assert [p["label"] for p in top1] == ["sports", "scitech"]  # type: ignore[call-overload]
     assert top1[0]["score"] == pytest.approx(0.6)  # type: ignore[call-overload]
-    top2 = codecs.predictions(PROBS, LABELS, Options(top_k=2))
+    top2 = rank(PROBS, LABELS, top_k=2, all_scores=False)
     assert [[p["label"] for p in row] for row in top2] == [
         ["sports", "business"],
         ["scitech", "business"],
     ]
-    every = codecs.predictions(PROBS, LABELS, Options(return_all_scores=True))
+    every = rank(PROBS, LABELS, top_k=None, all_scores=True)
     assert [p["label"] for p in every[0]] == LABELS  # label order, as the toolkit returns them
-    assert codecs.predictions(PROBS, LABELS, Options(top_k=99))[0][3]["label"] == "scitech"  # type: ignore[index]
+    assert rank(PROBS, LABELS, top_k=99, all_scores=False)[0][3]["label"] == "scitech"  # type: ignore[index]
 
 
 def test_encoders() -> None:
-    preds = codecs.predictions(PROBS, LABELS, Options())
+    preds = rank(PROBS, LABELS, top_k=None, all_scores=False)
     assert [p["label"] for p in orjson.loads(codecs.encode(codecs.JSON, preds))] == [
         "sports",
         "scitech",
     ]
     lines = codecs.encode(codecs.JSONLINES, preds).decode().splitlines()
     assert [orjson.loads(line)["label"] for line in lines] == ["sports", "scitech"]
-    csv_rows = codecs.encode(
-        codecs.CSV, codecs.predictions(PROBS, LABELS, Options(top_k=2))
-    ).decode()
+    csv_rows = codecs.encode(codecs.CSV, rank(PROBS, LABELS, top_k=2, all_scores=False)).decode()
     assert csv_rows.splitlines()[0].split(",")[::2] == ["sports", "business"]
     assert orjson.loads(codecs.error_body("bad", "bad_request")) == {
         "error": "bad",

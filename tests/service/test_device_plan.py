@@ -8,7 +8,10 @@ import pytest
 
 from service.backend.artifact import ArtifactError, Manifest, VariantInfo, load_manifest
 from service.backend.device import CPU, CUDA, plan_device
+from service.backend.plan import plan_for
+from service.backend.probe import probe_host, usable_cores
 from service.backend.session import OnnxBackend
+from service.settings import Settings
 
 
 def manifest(*precisions: str, cuda: str = "fp16", cpu: str = "int8") -> Manifest:
@@ -60,13 +63,28 @@ def test_forcing_a_missing_precision_is_an_artifact_error() -> None:
 def test_cuda_offered_but_failing_reopens_on_cpu_with_the_cpu_variant(
     tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """onnxruntime-gpu on a host without a usable GPU lists CUDA, then runs on CPU: the backend
-    must notice and serve the CPU variant, not the GPU one on CPU."""
+    """onnxruntime-gpu on a host without a usable GPU lists CUDA, then runs on CPU: the plan's
+    probe must notice, so the server plans for CPU (one worker per core, the CPU variant), not
+    the GPU one on CPU."""
     import onnxruntime
 
     monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: [CUDA, CPU])
-    backend = OnnxBackend(tiny_artifact, device="auto", intra_op_threads=1)
+    plan = plan_for(Settings(model_dir=tiny_artifact, intra_op_threads=1))
+    backend = OnnxBackend(tiny_artifact, plan)
     manifest = load_manifest(tiny_artifact)
     assert backend.provider == CPU and backend.device == "cpu"
-    assert backend.plan.device == "cpu" and "fell back" in backend.plan.note
-    assert backend.plan.precision == manifest.device_variant["cpu"]
+    assert plan.device == "cpu" and "fell back" in plan.note
+    assert plan.precision == manifest.device_variant["cpu"]
+    assert plan.workers == usable_cores()  # planned as a CPU host, not one GPU worker
+
+
+def test_the_cuda_probe_is_skipped_when_cpu_is_asked_for(
+    tiny_artifact: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import onnxruntime
+
+    opened: list[object] = []
+    monkeypatch.setattr(onnxruntime, "get_available_providers", lambda: [CUDA, CPU])
+    monkeypatch.setattr(onnxruntime, "InferenceSession", lambda *a, **k: opened.append(a))
+    probe = probe_host(tiny_artifact / "model.onnx", try_cuda=False)
+    assert CUDA in probe.providers and not probe.cuda_unusable and opened == []

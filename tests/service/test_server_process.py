@@ -168,7 +168,7 @@ def test_several_workers_share_the_port_and_report_metrics_together(
             assert _gauge(metrics, 'serve_requests_total{status="200"}') == 40
             assert _gauge(metrics, "serve_ready") == 1
             assert "serve_model_info{" in metrics
-        assert "2 worker process(es) x 1 ONNX Runtime thread(s)" in server.output()
+        assert "2 worker(s) x 1 thread(s)" in server.output()  # the plan, logged once
         port = int(server.url.rsplit(":", 1)[1])
         assert _listening_sockets(port) == 2  # one per worker: the kernel balances connections
 

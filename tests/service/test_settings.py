@@ -1,4 +1,4 @@
-"""Settings from the environment (ours and SageMaker's names) and per-device batch defaults."""
+"""Settings from the environment (ours and SageMaker's names), and the CLI's report of a bad one."""
 
 from __future__ import annotations
 
@@ -7,9 +7,8 @@ from pathlib import Path
 import pytest
 from pydantic import ValidationError
 
-from service import settings as settings_module
 from service.__main__ import main
-from service.settings import BatchShape, Settings
+from service.settings import Settings
 
 
 def test_sagemaker_names_are_honoured(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -44,34 +43,16 @@ def test_cli_reports_a_bad_setting_in_one_line(monkeypatch: pytest.MonkeyPatch) 
     assert str(exit_.value).startswith("serve: invalid setting") and "\n" not in str(exit_.value)
 
 
-def test_batch_shape_defaults_differ_by_device_and_settings_override() -> None:
-    cpu, gpu = BatchShape(Settings(), "cpu"), BatchShape(Settings(), "cuda")
-    assert cpu.max_batch_tokens < gpu.max_batch_tokens and cpu.max_batch_size < gpu.max_batch_size
-    assert not cpu.pad_to_bucket and gpu.pad_to_bucket
-    custom = BatchShape(Settings(max_batch_size=3, max_wait_ms=4), "cpu")
-    assert custom.max_batch_size == 3 and custom.max_wait_s == pytest.approx(0.004)
-
-
-def test_workers_default_to_one_per_core_on_cpu_and_one_on_a_gpu(
+def test_settings_survive_the_trip_to_a_worker_without_reading_its_environment(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(settings_module.os, "sched_getaffinity", lambda pid: set(range(8)))
-    monkeypatch.setattr(settings_module, "CGROUP_CPU_MAX", tmp_path / "absent")
-    auto = Settings()
-    assert auto.resolved_workers(cuda=False) == 8 and auto.resolved_workers(cuda=True) == 1
-    assert Settings(workers=8).resolved_intra_op_threads() == 1
-    assert Settings(workers=2).resolved_intra_op_threads() == 4
-    assert Settings(workers=3, intra_op_threads=5).resolved_intra_op_threads() == 5
-    assert Settings(workers=3).resolved_workers(cuda=True) == 3
+    from service.backend.plan import plan_for
+    from service.worker_context import WorkerContext
 
-
-def test_a_cgroup_cpu_quota_caps_the_usable_cores(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.setattr(settings_module.os, "sched_getaffinity", lambda pid: set(range(8)))
-    quota = tmp_path / "cpu.max"
-    monkeypatch.setattr(settings_module, "CGROUP_CPU_MAX", quota)
-    quota.write_text("250000 100000\n")  # docker run --cpus 2.5
-    assert settings_module.usable_cores() == 3
-    quota.write_text("max 100000\n")
-    assert settings_module.usable_cores() == 8
+    settings = Settings(model_dir=tmp_path, port=9001, max_batch_size=3, workers=2)
+    context = WorkerContext(settings, plan_for(settings), tmp_path / "board", tmp_path / "m")
+    monkeypatch.setenv("SERVE_PORT", "1234")  # a worker's environment must not change anything
+    monkeypatch.setenv("SERVE_MAX_BATCH_SIZE", "99")
+    again = WorkerContext.from_json(context.to_json())
+    assert again == context
+    assert again.settings.port == 9001 and again.plan.batch.max_batch_size == 3

@@ -7,9 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
-
-from service.worker_board import BOARD_DIR, WorkerBoard
+from service.worker_board import WorkerBoard
 
 
 def _dead_pid() -> int:
@@ -33,11 +31,14 @@ def test_ready_only_when_every_worker_has_posted_and_dead_ones_do_not_count(
     assert not (tmp_path / str(os.getpid())).exists()
 
 
-def test_no_board_for_one_worker_or_without_the_parent(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> None:
-    monkeypatch.delenv(BOARD_DIR, raising=False)
-    assert WorkerBoard.from_env(4) is None
-    monkeypatch.setenv(BOARD_DIR, str(tmp_path))
-    assert WorkerBoard.from_env(1) is None
-    assert WorkerBoard.from_env(4) is not None
+def test_no_board_for_one_worker_or_without_the_parent(tmp_path: Path) -> None:
+    from service.backend.plan import plan_for
+    from service.settings import Settings
+    from service.worker_context import WorkerContext
+
+    one = plan_for(Settings(model_dir=tmp_path, workers=1))
+    four = plan_for(Settings(model_dir=tmp_path, workers=4))
+    assert WorkerContext(Settings(), four).board() is None  # no directory from a parent
+    assert WorkerContext(Settings(), one, board_dir=tmp_path).board() is None
+    board = WorkerContext(Settings(), four, board_dir=tmp_path).board()
+    assert board is not None and board.workers == 4

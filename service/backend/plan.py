@@ -1,0 +1,162 @@
+"""The execution plan: every decision about how the model runs, made once at start.
+
+From the settings, the manifest and a probe of the host: the device and provider, the ONNX
+variant, the worker processes, ONNX Runtime threads per worker and the batch limits. The
+server logs it in one line, hands it to every worker and exports it in `serve_model_info`;
+nothing else re-derives any of it.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import asdict, dataclass
+from typing import Any, Literal
+
+from service.backend.artifact import ArtifactError, Manifest, Precision, load_manifest
+from service.backend.device import CPU, plan_device
+from service.backend.probe import HostProbe, probe_host
+from service.settings import Settings
+
+log = logging.getLogger(__name__)
+
+MAX_AUTO_WORKERS = 64
+"""The most processes `workers=0` starts: a 96-vCPU instance gets 64, one ONNX Runtime thread each."""
+
+
+@dataclass(frozen=True, slots=True)
+class BatchLimits:
+    """How batches are formed on this device and how much may queue (settings first, then the
+    device default); the batching core (service/core/batcher.py) works to exactly these."""
+
+    max_batch_tokens: int
+    max_batch_size: int
+    max_wait_s: float = 0.0
+    """How long an under-full batch may wait for company while the model is idle."""
+    pad_to_bucket: bool = False
+    pipeline_depth: int = 1
+    """Batches handed to the inference thread at once; 2 keeps the next one ready (GPU)."""
+    max_queue_texts: int = 16384
+    max_queue_wait_s: float = 0.0
+    """Shed a request whose texts would wait longer than this at the measured model speed
+    (it would miss its deadline anyway); 0 turns the estimate off."""
+
+
+# Measured here (docs/serving.md): on CPU, length-grouped batches of 4-8 headlines beat batch 1
+# by ~1.6x through the server, 16 is no better, 32 worse. GPUs want the opposite.
+CPU_BATCH = BatchLimits(
+    max_batch_tokens=256, max_batch_size=8, max_wait_s=0.0, pad_to_bucket=False, pipeline_depth=1
+)
+GPU_BATCH = BatchLimits(
+    max_batch_tokens=16384,
+    max_batch_size=512,
+    max_wait_s=0.001,
+    pad_to_bucket=True,
+    pipeline_depth=2,
+)
+
+
+@dataclass(frozen=True, slots=True)
+class ExecutionPlan:
+    device: Literal["cpu", "cuda"]
+    providers: tuple[str, ...]
+    precision: Precision
+    workers: int
+    intra_op_threads: int
+    spin_wait: bool
+    batch: BatchLimits
+    usable_cores: int
+    note: str
+    """Why this device and variant, in words."""
+
+    def describe(self) -> str:
+        """The plan in one log line."""
+        b = self.batch
+        return (
+            f"plan: {self.device} ({self.providers[0]}), variant {self.precision}, "
+            f"{self.workers} worker(s) x {self.intra_op_threads} thread(s) on "
+            f"{self.usable_cores} usable core(s), batch <= {b.max_batch_size} texts / "
+            f"{b.max_batch_tokens} tokens, wait {b.max_wait_s * 1000:g} ms; {self.note}"
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> ExecutionPlan:
+        fields = dict(data)
+        fields["providers"] = tuple(fields["providers"])
+        fields["batch"] = BatchLimits(**fields["batch"])
+        return cls(**fields)
+
+
+def batch_limits(settings: Settings, device: Literal["cpu", "cuda"]) -> BatchLimits:
+    default = GPU_BATCH if device == "cuda" else CPU_BATCH
+    return BatchLimits(
+        max_batch_tokens=settings.max_batch_tokens or default.max_batch_tokens,
+        max_batch_size=settings.max_batch_size or default.max_batch_size,
+        max_wait_s=(
+            settings.max_wait_ms / 1000.0
+            if settings.max_wait_ms is not None
+            else default.max_wait_s
+        ),
+        pad_to_bucket=(
+            settings.pad_to_bucket if settings.pad_to_bucket is not None else default.pad_to_bucket
+        ),
+        pipeline_depth=default.pipeline_depth,
+        max_queue_texts=settings.max_queue_texts,
+        # Shed what would wait past 80% of its deadline: it would only time out later.
+        max_queue_wait_s=0.8 * settings.request_timeout_s,
+    )
+
+
+def decide_plan(
+    settings: Settings,
+    probe: HostProbe,
+    manifest: Manifest | None,
+    *,
+    single_process: bool = False,
+) -> ExecutionPlan:
+    """The plan for these settings on this host. Without a manifest (the artifact cannot be
+    read) it still decides, so the workers start and report the artifact's fault at /ping.
+    `single_process`: the app runs in this process alone (in-process use, tests)."""
+    if manifest is not None:
+        device = plan_device(settings.device, probe.providers, manifest, settings.precision)
+        name, providers, precision, note = (
+            device.device,
+            tuple(device.providers),
+            device.precision,
+            device.note,
+        )
+    else:
+        name, providers, precision = "cpu", (CPU,), settings.precision or "fp32"
+        note = "the artifact could not be read; planning for CPU"
+    if probe.cuda_unusable:
+        note = f"CUDA fell back to CPU (listed but unusable); {note}"
+    workers = 1 if single_process else settings.workers
+    workers = workers or (1 if name == "cuda" else min(probe.usable_cores, MAX_AUTO_WORKERS))
+    threads = settings.intra_op_threads or max(1, probe.usable_cores // workers)
+    return ExecutionPlan(
+        device=name,
+        providers=providers,
+        precision=precision,
+        workers=workers,
+        intra_op_threads=threads,
+        spin_wait=settings.spin_wait,
+        batch=batch_limits(settings, name),
+        usable_cores=probe.usable_cores,
+        note=note,
+    )
+
+
+def plan_for(settings: Settings, *, single_process: bool = False) -> ExecutionPlan:
+    """Read the manifest, probe the host and decide: what the server does once at start."""
+    try:
+        manifest: Manifest | None = load_manifest(settings.model_dir, verify_checksums=False)
+    except ArtifactError:
+        manifest = None  # the worker's own load reports it (and /ping stays 503)
+    fp32 = settings.model_dir / manifest.variants["fp32"].file if manifest else None
+    probe = probe_host(fp32, try_cuda=settings.device != "cpu")
+    try:
+        return decide_plan(settings, probe, manifest, single_process=single_process)
+    except ArtifactError:  # e.g. a forced precision the artifact lacks: the worker reports it
+        return decide_plan(settings, probe, None, single_process=single_process)
