@@ -82,8 +82,9 @@ clean:
 ## Extra Locust/our options: LOADTEST_ARGS="--shape step -u 32 --slo-p99-ms 100"; reports in reports/.
 LOADTEST_ARGS ?=
 CAPACITY_ARGS ?=
-# CI uses the default model when it is there, else a tiny real one built in seconds: the gate
-# catches a broken server or contract; its latency limits are generous on purpose.
+# CI uses the default model when it is there, else a tiny real one built in a second without
+# torch (training/tiny_onnx_artifact.py): the gate catches a broken server or contract; its
+# latency limits are generous on purpose.
 CI_ARTIFACT ?= $(if $(wildcard $(ARTIFACT)/manifest.json),$(ARTIFACT),artifacts/ci-tiny)
 
 loadtest: setup
@@ -91,7 +92,7 @@ loadtest: setup
 	$(PY) -m loadtests run --model-dir $(ARTIFACT) --report-dir reports/loadtest -u 8 -t 30s $(LOADTEST_ARGS)
 
 loadtest-ci: setup
-	test -f $(CI_ARTIFACT)/manifest.json || $(PY) -c "from pathlib import Path; from training.fixtures import build_tiny_artifact; build_tiny_artifact(Path('$(CI_ARTIFACT)'))"
+	test -f $(CI_ARTIFACT)/manifest.json || $(PY) -c "from pathlib import Path; from training.tiny_onnx_artifact import build_onnx_artifact; build_onnx_artifact(Path('$(CI_ARTIFACT)'))"
 	$(PY) -m loadtests run --model-dir $(CI_ARTIFACT) --report-dir reports/loadtest-ci -u 4 -r 4 -t 20s \
 		--slo-p95-ms 1000 --slo-p99-ms 2000 --slo-max-fail-ratio 0 --slo-min-rps 5 $(LOADTEST_ARGS)
 
