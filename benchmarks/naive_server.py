@@ -10,13 +10,12 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import subprocess
 import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from loadtests.local_server import free_port, stop_process, wait_ready
+from loadtests.local_server import free_port, server_process
 
 
 @contextlib.contextmanager
@@ -25,13 +24,9 @@ def naive_server(model_dir: Path, log_path: Path, ready_timeout: float = 300) ->
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     command = [sys.executable, __file__, "--model-dir", str(model_dir), "--port", str(port)]
-    with log_path.open("wb") as log:
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT)
-        try:
-            wait_ready(url, ready_timeout, process)
-            yield url
-        finally:
-            stop_process(process)
+    with server_process(command, url, log_path=log_path) as server:
+        server.wait_for_ping(200, ready_timeout)
+        yield url
 
 
 def main() -> None:

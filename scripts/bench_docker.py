@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -22,6 +21,9 @@ import urllib.request
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # run as a script: the project's packages from the checkout
+from loadtests.local_server import ServerError, free_port, server_process  # noqa: E402
+
 SERVE_TAG = "headline-serve:latest"
 TRAIN_TAG = "headline-serve-train:latest"
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -52,46 +54,29 @@ def size_mb(tag: str) -> float:
     return int(json.loads(docker("image", "inspect", tag))[0]["Size"]) / 1e6
 
 
-def ping(url: str) -> int:
-    try:
-        with _OPENER.open(url, timeout=2) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return exc.code
-    except (urllib.error.URLError, OSError):
-        return 0  # not listening yet, or reset while the port is published before the app
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def cold_start(artifact: Path, port: int, timeout: float = 120) -> tuple[float, float]:
     """Seconds from `docker run` to the first 200 /ping, and the first invocation's latency."""
     name = f"bench-cold-start-{os.getpid()}-{port}"
-    started = time.monotonic()
-    docker(
-        "run", "-d", "--rm", "--name", name,
+    command = [
+        "docker", "run", "--rm", "--name", name,
         "-v", f"{artifact.resolve()}:/opt/ml/model:ro", "-p", f"127.0.0.1:{port}:8080",
         SERVE_TAG, "serve",
-    )  # fmt: skip
+    ]  # fmt: skip
     try:
-        while ping(f"http://127.0.0.1:{port}/ping") != 200:
-            if time.monotonic() - started > timeout:
-                raise BenchError(f"/ping not 200 after {timeout:.0f} s: docker logs {name}")
-            time.sleep(0.05)
-        ready = time.monotonic() - started
-        request = urllib.request.Request(
-            f"http://127.0.0.1:{port}/invocations",
-            data=b'{"inputs": "Stocks rally as the central bank holds rates"}',
-            headers={"Content-Type": "application/json"},
-        )
-        sent = time.monotonic()
-        with _OPENER.open(request, timeout=30) as response:
-            response.read()
-        return ready, time.monotonic() - sent
+        with server_process(command, f"http://127.0.0.1:{port}") as server:
+            try:
+                ready = server.wait_for_ping(200, timeout)
+            except ServerError as exc:
+                raise BenchError(str(exc).splitlines()[0]) from None
+            request = urllib.request.Request(
+                f"http://127.0.0.1:{port}/invocations",
+                data=b'{"inputs": "Stocks rally as the central bank holds rates"}',
+                headers={"Content-Type": "application/json"},
+            )
+            sent = time.monotonic()
+            with _OPENER.open(request, timeout=30) as response:
+                response.read()
+            return ready, time.monotonic() - sent
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
 

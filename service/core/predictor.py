@@ -55,6 +55,8 @@ class PredictorObserver(BatchObserver, Protocol):
     """What the predictor reports (service.metrics.Metrics implements it)."""
 
     def tokenized(self, seconds: float) -> None: ...
+    def text_lengths(self, lengths: Sequence[int], truncated: int) -> None: ...
+    def predicted(self, labels: Sequence[str], scores: np.ndarray) -> None: ...
     def queued(self, seconds: float) -> None: ...
     def model_loaded(self, manifest: Manifest, provider: str) -> None: ...
     def readiness(self, ready: bool) -> None: ...
@@ -191,6 +193,7 @@ class Predictor:
             )
         tokenize_s = time.perf_counter() - started
         self._observer.tokenized(tokenize_s)
+        self._observer.text_lengths([len(ids) for ids in token_ids], 0)
         pending = batcher.submit(token_ids)
         try:
             scores = await asyncio.wait_for(pending.future, deadline - time.perf_counter())
@@ -200,6 +203,7 @@ class Predictor:
                 f"no answer within the {self._request_timeout_s:g} s request deadline"
             ) from None
         self._observer.queued(pending.queue_s)
+        self._observer.predicted(model.labels, scores)
         return Predictions(model.labels, scores, tokenize_s, pending.queue_s, pending.inference_s)
 
     def begin_drain(self) -> None:
