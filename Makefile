@@ -60,7 +60,7 @@ test-docker: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy service training deploy loadtests
+	$(VENV)/bin/mypy service training deploy loadtests benchmarks scripts tests
 
 format: setup
 	$(VENV)/bin/ruff format .

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from array import array
+from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
@@ -52,7 +53,7 @@ class SampleLog:
         ok: bool,
         texts: int,
         users: int,
-        timings: dict[str, float | None],
+        timings: Mapping[str, float | None],
     ) -> None:
         values = {"time": time, "latency_ms": latency_ms, "texts": texts, "users": users}
         for part in SERVER_PARTS:

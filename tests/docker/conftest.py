@@ -114,4 +114,4 @@ def training_image(standin_base_images: None, test_containers: str) -> Iterator[
 
 @pytest.fixture(scope="session")
 def repo_root() -> Path:
-    return REPO
+    return Path(REPO)

@@ -35,9 +35,9 @@ class Stack:
 
 
 def compose(project: str, env: dict[str, str], *args: str, timeout: float = 600) -> str:
-    return run(
-        "docker-compose", *COMPOSE_FILES, "-p", project, *args, env=env, timeout=timeout
-    ).stdout
+    return str(
+        run("docker-compose", *COMPOSE_FILES, "-p", project, *args, env=env, timeout=timeout).stdout
+    )
 
 
 def container_health(project: str, env: dict[str, str], service: str) -> str:
@@ -45,7 +45,7 @@ def container_health(project: str, env: dict[str, str], service: str) -> str:
     if not ids:
         return "missing"
     fmt = "{{if .State.Health}}{{.State.Health.Status}}{{else}}{{.State.Status}}{{end}}"
-    return run("docker", "inspect", "-f", fmt, ids[0], check=False).stdout.strip()
+    return str(run("docker", "inspect", "-f", fmt, ids[0], check=False).stdout).strip()
 
 
 @pytest.fixture(scope="module")

@@ -37,7 +37,8 @@ def reference_probs(model_dir: Path, text: str) -> np.ndarray:
     )
     logits = session.run(["logits"], {"input_ids": ids, "attention_mask": np.ones_like(ids)})[0][0]
     exp = np.exp(logits - logits.max())
-    return exp / exp.sum()
+    probs: np.ndarray = exp / exp.sum()
+    return probs
 
 
 async def test_predictions_match_the_model_run_by_hand_despite_padding(tiny_artifact: Path) -> None:

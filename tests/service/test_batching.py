@@ -6,14 +6,14 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 
 import numpy as np
 import pytest
 
 from service.api.errors import status_of
-from service.backend.plan import BatchLimits as Limits
+from service.backend.plan import BatchLimits
 from service.core.batcher import Batcher
 from service.core.errors import InferenceFailed, NotReady, Overloaded
 from service.core.length_queue import bucket_lengths
@@ -53,19 +53,22 @@ class SlowModel:
         assert await asyncio.to_thread(self.entered.wait, 5), "no batch reached the model"
 
 
+MakeBatcher = Callable[..., Batcher]
+
+
 def text(tag: int, length: int) -> list[int]:
     return [tag] + [7] * (length - 1)
 
 
 @pytest.fixture
-async def make_batcher() -> AsyncIterator[object]:
+async def make_batcher() -> AsyncIterator[MakeBatcher]:
     made: list[Batcher] = []
     pool = ThreadPoolExecutor(1, thread_name_prefix="inference")
 
     def make(model: SlowModel, **limits: object) -> Batcher:
         settings: dict[str, object] = {"max_batch_tokens": 256, "max_batch_size": 8}
         settings.update(limits)
-        batcher = Batcher(model, pool, Limits(**settings), max_length=64, labels=2)  # type: ignore[arg-type]
+        batcher = Batcher(model, pool, BatchLimits(**settings), max_length=64, labels=2)  # type: ignore[arg-type]
         batcher.start()
         made.append(batcher)
         return batcher
@@ -83,7 +86,7 @@ def test_buckets_are_finite_and_end_at_max_length() -> None:
     assert lengths == sorted(set(lengths))
 
 
-async def test_results_come_back_in_input_order_across_buckets(make_batcher) -> None:
+async def test_results_come_back_in_input_order_across_buckets(make_batcher: MakeBatcher) -> None:
     model = SlowModel()
     batcher = make_batcher(model)
     lengths = [40, 3, 17, 64, 5, 33]
@@ -94,7 +97,9 @@ async def test_results_come_back_in_input_order_across_buckets(make_batcher) -> 
     assert len(model.shapes) > 1, "very different lengths should not share one padded batch"
 
 
-async def test_concurrent_requests_share_batches_within_the_token_budget(make_batcher) -> None:
+async def test_concurrent_requests_share_batches_within_the_token_budget(
+    make_batcher: MakeBatcher,
+) -> None:
     model = SlowModel(delay=0.02)
     batcher = make_batcher(model, max_batch_tokens=64, max_batch_size=8)
     model.release.clear()  # hold the first batch so the rest queue up behind it
@@ -109,7 +114,7 @@ async def test_concurrent_requests_share_batches_within_the_token_budget(make_ba
     assert model.threads == {"inference_0"}, "inference runs on the one dedicated thread"
 
 
-async def test_short_texts_are_not_padded_to_a_long_neighbour(make_batcher) -> None:
+async def test_short_texts_are_not_padded_to_a_long_neighbour(make_batcher: MakeBatcher) -> None:
     model = SlowModel()
     batcher = make_batcher(model)
     model.release.clear()
@@ -122,7 +127,7 @@ async def test_short_texts_are_not_padded_to_a_long_neighbour(make_batcher) -> N
     assert sorted(model.shapes[1:]) == [(2, 7), (2, 60)]
 
 
-async def test_max_wait_lets_a_second_request_join_the_batch(make_batcher) -> None:
+async def test_max_wait_lets_a_second_request_join_the_batch(make_batcher: MakeBatcher) -> None:
     model = SlowModel()
     batcher = make_batcher(model, max_wait_s=0.2)
     a = batcher.submit([text(1, 8)])
@@ -134,7 +139,9 @@ async def test_max_wait_lets_a_second_request_join_the_batch(make_batcher) -> No
     assert model.shapes == [(2, 8)]
 
 
-async def test_a_request_past_its_deadline_never_reaches_the_model(make_batcher) -> None:
+async def test_a_request_past_its_deadline_never_reaches_the_model(
+    make_batcher: MakeBatcher,
+) -> None:
     model = SlowModel()
     batcher = make_batcher(model)
     model.release.clear()
@@ -151,7 +158,7 @@ async def test_a_request_past_its_deadline_never_reaches_the_model(make_batcher)
     assert batcher.queued_texts == 0
 
 
-async def test_a_full_queue_sheds_new_requests_at_once(make_batcher) -> None:
+async def test_a_full_queue_sheds_new_requests_at_once(make_batcher: MakeBatcher) -> None:
     model = SlowModel()
     batcher = make_batcher(model, max_queue_texts=4)
     model.release.clear()
@@ -165,7 +172,7 @@ async def test_a_full_queue_sheds_new_requests_at_once(make_batcher) -> None:
     await asyncio.wait_for(asyncio.gather(running.future, queued.future), 5)
 
 
-async def test_a_failing_batch_fails_only_its_requests(make_batcher) -> None:
+async def test_a_failing_batch_fails_only_its_requests(make_batcher: MakeBatcher) -> None:
     model = SlowModel()
     batcher = make_batcher(model)
     model.release.clear()
@@ -183,7 +190,7 @@ async def test_a_failing_batch_fails_only_its_requests(make_batcher) -> None:
     assert (await asyncio.wait_for(again.future, 5))[0, 0] == 3
 
 
-async def test_when_the_batcher_dies_every_waiter_gets_an_error(make_batcher) -> None:
+async def test_when_the_batcher_dies_every_waiter_gets_an_error(make_batcher: MakeBatcher) -> None:
     model = SlowModel()
     batcher = make_batcher(model)
     model.release.clear()
@@ -194,7 +201,7 @@ async def test_when_the_batcher_dies_every_waiter_gets_an_error(make_batcher) ->
     def explode() -> list[object]:
         raise RuntimeError("bug in batch formation")
 
-    batcher._take = explode  # type: ignore[method-assign]
+    batcher._take = explode  # type: ignore[method-assign,assignment]
     model.release.set()
     await asyncio.wait_for(running.future, 5)
     for pending in waiting:
@@ -205,7 +212,7 @@ async def test_when_the_batcher_dies_every_waiter_gets_an_error(make_batcher) ->
         batcher.submit([text(5, 8)])
 
 
-async def test_stop_finishes_queued_work_then_refuses_more(make_batcher) -> None:
+async def test_stop_finishes_queued_work_then_refuses_more(make_batcher: MakeBatcher) -> None:
     model = SlowModel(delay=0.01)
     batcher = make_batcher(model, max_batch_size=2)
     pendings = [batcher.submit([text(i, 8)]) for i in range(10)]
@@ -216,7 +223,9 @@ async def test_stop_finishes_queued_work_then_refuses_more(make_batcher) -> None
         batcher.submit([text(11, 8)])
 
 
-async def test_requests_that_would_wait_past_the_limit_are_shed_early(make_batcher) -> None:
+async def test_requests_that_would_wait_past_the_limit_are_shed_early(
+    make_batcher: MakeBatcher,
+) -> None:
     model = SlowModel(delay=0.05)  # at most 20 texts/s, one text per batch
     batcher = make_batcher(model, max_batch_size=1, max_queue_wait_s=1.0)
     first = batcher.submit([text(0, 8)])

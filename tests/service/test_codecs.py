@@ -41,7 +41,9 @@ def decode(content_type: str | None, body: bytes, max_texts: int = 10) -> codecs
         ("text/plain", "Ünïcode, commas, all one text".encode(), ["Ünïcode, commas, all one text"]),
     ],
 )
-def test_each_content_type_decodes_to_texts_in_order(content_type, body, texts) -> None:
+def test_each_content_type_decodes_to_texts_in_order(
+    content_type: str | None, body: bytes, texts: list[str]
+) -> None:
     assert decode(content_type, body).texts == texts
 
 
@@ -80,7 +82,9 @@ def test_parameters_from_body_and_custom_attributes() -> None:
         ("image/png", b"...", UnsupportedMediaType),
     ],
 )
-def test_bad_bodies_raise_typed_errors(content_type, body, error) -> None:
+def test_bad_bodies_raise_typed_errors(
+    content_type: str | None, body: bytes, error: type[Exception]
+) -> None:
     with pytest.raises(error):
         decode(content_type, body, max_texts=3)
 
@@ -101,7 +105,7 @@ def test_bad_custom_attribute_value_is_a_bad_request() -> None:
         ("application/x-jsonlines", codecs.JSONLINES),
     ],
 )
-def test_accept_negotiation(accept, chosen) -> None:
+def test_accept_negotiation(accept: str | None, chosen: str) -> None:
     assert codecs.negotiate(accept) == chosen
 
 
@@ -115,12 +119,12 @@ def test_predictions_top1_topk_and_all_scores() -> None:
     assert [p["label"] for p in top1] == ["sports", "scitech"]  # type: ignore[call-overload]
     assert top1[0]["score"] == pytest.approx(0.6)  # type: ignore[call-overload]
     top2 = rank(PROBS, LABELS, top_k=2, all_scores=False)
-    assert [[p["label"] for p in row] for row in top2] == [
+    assert [[p["label"] for p in row] for row in top2] == [  # type: ignore[index]
         ["sports", "business"],
         ["scitech", "business"],
     ]
     every = rank(PROBS, LABELS, top_k=None, all_scores=True)
-    assert [p["label"] for p in every[0]] == LABELS  # label order, as the toolkit returns them
+    assert [p["label"] for p in every[0]] == LABELS  # type: ignore[index]  # label order, as the toolkit returns them
     assert rank(PROBS, LABELS, top_k=99, all_scores=False)[0][3]["label"] == "scitech"  # type: ignore[index]
 
 

@@ -15,18 +15,23 @@ from service.settings import Settings
 
 
 def manifest(*precisions: str, cuda: str = "fp16", cpu: str = "int8") -> Manifest:
-    variants = {p: VariantInfo(file=f"model.{p}.onnx", precision=p) for p in ("fp32", *precisions)}
+    variants = {
+        p: VariantInfo.model_validate({"file": f"model.{p}.onnx", "precision": p})
+        for p in ("fp32", *precisions)
+    }
     device_variant = {
         "cpu": cpu if cpu in variants else "fp32",
         "cuda": cuda if cuda in variants else "fp32",
     }
-    return Manifest(
-        model_version="t",
-        labels=["a", "b"],
-        max_length=16,
-        variants=variants,
-        device_variant=device_variant,
-    )  # type: ignore[arg-type]
+    return Manifest.model_validate(
+        {
+            "model_version": "t",
+            "labels": ["a", "b"],
+            "max_length": 16,
+            "variants": variants,
+            "device_variant": device_variant,
+        }
+    )
 
 
 def test_auto_uses_cuda_and_the_fp16_variant_when_the_provider_exists() -> None:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
 
 from service.backend import probe as probe_module
+from service.backend.artifact import Manifest, Precision, VariantInfo
 from service.backend.device import CPU, CUDA
 from service.backend.plan import ExecutionPlan, decide_plan
 from service.backend.probe import HostProbe
@@ -58,7 +60,7 @@ def test_the_plan_is_one_log_line_and_survives_serialisation() -> None:
 def test_a_cgroup_cpu_quota_caps_the_usable_cores(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
-    monkeypatch.setattr(probe_module.os, "sched_getaffinity", lambda pid: set(range(8)))
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: set(range(8)))
     quota = tmp_path / "cpu.max"
     monkeypatch.setattr(probe_module, "CGROUP_CPU_MAX", quota)
     quota.write_text("250000 100000\n")  # docker run --cpus 2.5
@@ -69,16 +71,13 @@ def test_a_cgroup_cpu_quota_caps_the_usable_cores(
     assert probe_module.usable_cores() == 8
 
 
-def _manifest():  # type: ignore[no-untyped-def]
-    from service.backend.artifact import Manifest, VariantInfo
-
-    variants = {
-        p: VariantInfo(file=f"model.{p}.onnx", precision=p) for p in ("fp32", "int8", "fp16")
-    }
+def _manifest() -> Manifest:
+    precisions: tuple[Precision, ...] = ("fp32", "int8", "fp16")
+    variants = {p: VariantInfo(file=f"model.{p}.onnx", precision=p) for p in precisions}
     return Manifest(
         model_version="t",
         labels=["a", "b"],
         max_length=16,
-        variants=variants,  # type: ignore[arg-type]
+        variants=variants,
         device_variant={"cpu": "int8", "cuda": "fp16"},
     )

@@ -65,7 +65,7 @@ def server(
     ],
 )
 def test_client_errors_have_the_right_status_and_shape(
-    server: ServerProcess, headers, body, status, kind
+    server: ServerProcess, headers: dict[str, str], body: bytes, status: int, kind: str
 ) -> None:
     response = httpx.post(f"{server.url}/invocations", content=body, headers=headers)
     assert_error(response, status, kind)
