@@ -27,10 +27,10 @@ if TYPE_CHECKING:
     from service.backend.artifact import Manifest
     from service.backend.plan import ExecutionPlan
 
-# prometheus_client's multiprocess mode: every worker keeps its values in files in this
+# prometheus_client's multiprocess mode: every worker keeps its values in files in a shared
 # directory and /metrics in any worker reports the sum over all of them. The library reads the
-# directory only from this variable; service/worker_context.py sets it in each worker.
-MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
+# directory only from PROMETHEUS_MULTIPROC_DIR; service/worker_context.py sets it in each worker
+# before this module is imported there.
 
 _SECONDS = (
     0.0005,
