@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from deploy.commands import models, operate, release
+from deploy.public_api import commands as public_api
 
 app = typer.Typer(
     name="deploy",
@@ -24,6 +25,8 @@ for command in (
     operate.autoscale,
     operate.status,
     operate.invoke,
+    public_api.expose,
+    public_api.unexpose,
     models.transform,
     operate.delete,
 ):

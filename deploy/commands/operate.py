@@ -24,6 +24,8 @@ from deploy.options import (
     out,
     show,
 )
+from deploy.public_api import lifecycle
+from deploy.public_api.clients import PublicClients
 
 Variant = Annotated[str, typer.Option(help="Production variant name.")]
 
@@ -173,6 +175,9 @@ def status(
         show("endpoint", f"{endpoint} does not exist")
     else:
         out.print(_endpoint_table(aws, described))
+    if not as_json:
+        for url in lifecycle.public_urls(PublicClients(aws), endpoint):
+            show("public API", url)
     if group:
         packages = aws.sagemaker.list_model_packages(
             ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"
@@ -205,16 +210,19 @@ def delete(
     config.resource_name(endpoint, "--endpoint")
     aws = connect(region, profile)
     plan = teardown.make_plan(aws, endpoint)
-    if plan.empty:
+    public = lifecycle.find(PublicClients(aws), endpoint)
+    if plan.empty and public.empty:
         show("nothing to delete", endpoint)
         return
     out.print(
         f"will delete: endpoint {endpoint if plan.endpoint_exists else '(gone)'}, "
         f"{len(plan.configs)} configs, {len(plan.models)} models"
         + (f", {len(plan.images)} images" if images else "")
-        + (f", {len(plan.data_uris)} model data locations" if artifacts else ""),
+        + (f", {len(plan.data_uris)} model data locations" if artifacts else "")
+        + ("" if public.empty else f", public API ({public.summary()})"),
         markup=False,
     )
     if not yes and not typer.confirm("proceed?", default=False):
         raise typer.Exit(1)
+    lifecycle.unexpose(PublicClients(aws), public, out)  # first: it calls the endpoint
     teardown.execute(aws, plan, images, artifacts, out)
