@@ -54,6 +54,10 @@ class Aws:
         return self.client("iam")
 
     @cached_property
+    def cloudwatch(self) -> Client:
+        return self.client("cloudwatch")
+
+    @cached_property
     def autoscaling(self) -> Client:
         return self.client("application-autoscaling")
 

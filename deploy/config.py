@@ -128,3 +128,17 @@ def env_pairs(pairs: list[str]) -> dict[str, str]:
             raise ConfigError(f"--env {pair!r} must be KEY=VALUE")
         environment[key] = value
     return environment
+
+
+DURATION = re.compile(r"^(\d+)(s|m|h)?$")
+
+
+def duration_s(value: str, flag: str, maximum: int) -> int:
+    """'90', '90s', '10m' or '1h' as seconds, at most `maximum`."""
+    match = DURATION.match(value.strip())
+    if not match:
+        raise ConfigError(f"{flag} {value!r} must be seconds or a duration like 90s, 10m, 1h")
+    seconds = int(match.group(1)) * {"s": 1, "m": 60, "h": 3600}[match.group(2) or "s"]
+    if seconds > maximum:
+        raise ConfigError(f"{flag} {value} is over SageMaker's limit of {maximum} s")
+    return seconds

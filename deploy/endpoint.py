@@ -10,15 +10,16 @@ previous config, and roll back ourselves when the caller's smoke test fails on t
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from botocore.exceptions import ClientError
 from rich.console import Console
 
-from deploy import autoscale, names
+from deploy import autoscale, names, observability
 from deploy.aws import Aws, tags
 from deploy.errors import DeployError
+from deploy.rollout import Rollout
 from deploy.storage import ModelData
 from deploy.waiting import Poll, wait_until_settled
 
@@ -39,8 +40,9 @@ class EndpointSpec:
     volume_size_gb: int | None = None
     capture_uri: str | None = None
     capture_percent: int = 0
-    termination_wait_s: int = 120
     rollback_alarms: tuple[str, ...] = ()
+    rollout: Rollout = field(default_factory=Rollout)
+    metrics_frequency_s: int | None = None  # detailed observability on, publishing this often
 
 
 @dataclass(frozen=True)
@@ -101,6 +103,8 @@ def create_endpoint_config(aws: Aws, name: str, model_name: str, spec: EndpointS
         "ProductionVariants": [variant],
         "Tags": tags(endpoint=spec.endpoint_name),
     }
+    if spec.metrics_frequency_s:
+        request["MetricsConfig"] = observability.metrics_config(spec.metrics_frequency_s)
     if spec.capture_percent and spec.capture_uri:
         request["DataCaptureConfig"] = {
             "EnableCapture": True,
@@ -114,21 +118,6 @@ def create_endpoint_config(aws: Aws, name: str, model_name: str, spec: EndpointS
         }
     aws.sagemaker.create_endpoint_config(**request)
     return name
-
-
-def _deployment_config(spec: EndpointSpec, poll: Poll) -> dict[str, Any]:
-    policy: dict[str, Any] = {
-        "TrafficRoutingConfiguration": {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 0},
-        "TerminationWaitInSeconds": spec.termination_wait_s,
-    }
-    if 600 <= poll.timeout_s <= 14400:
-        policy["MaximumExecutionTimeoutInSeconds"] = int(poll.timeout_s)
-    config: dict[str, Any] = {"BlueGreenUpdatePolicy": policy}
-    if spec.rollback_alarms:
-        config["AutoRollbackConfiguration"] = {
-            "Alarms": [{"AlarmName": alarm} for alarm in spec.rollback_alarms]
-        }
-    return config
 
 
 class EndpointDeployer:
@@ -207,11 +196,15 @@ class EndpointDeployer:
         self, spec: EndpointSpec, previous: str, config: str, smoke: SmokeTest | None
     ) -> dict[str, Any]:
         name = spec.endpoint_name
-        self.console.print(f"updating {name}: {previous} -> {config} (blue/green)")
+        self.console.print(
+            f"updating {name}: {previous} -> {config} (blue/green, {spec.rollout.strategy})"
+        )
         self.aws.sagemaker.update_endpoint(
             EndpointName=name,
             EndpointConfigName=config,
-            DeploymentConfig=_deployment_config(spec, self.poll),
+            DeploymentConfig=spec.rollout.deployment_config(
+                spec.rollback_alarms, self.poll.timeout_s
+            ),
         )
         final = self._wait(name)
         status, reason = final["EndpointStatus"], final.get("FailureReason", "no reason given")

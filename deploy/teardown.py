@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 from rich.console import Console
 
-from deploy import autoscale, names
+from deploy import alarms, autoscale, names, observability
 from deploy.aws import Aws
 from deploy.config import ECR_IMAGE, split_s3_uri
 from deploy.endpoint import describe_endpoint
@@ -27,10 +27,14 @@ class Plan:
     models: list[str] = field(default_factory=list)
     images: set[tuple[str, str]] = field(default_factory=set)
     data_uris: set[str] = field(default_factory=set)
+    alarms: list[str] = field(default_factory=list)
+    dashboards: list[str] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.endpoint_exists or self.configs or self.models)
+        return not (
+            self.endpoint_exists or self.configs or self.models or self.alarms or self.dashboards
+        )
 
 
 def _names(pages: object, list_key: str, name_key: str, endpoint: str) -> list[str]:
@@ -86,6 +90,8 @@ def make_plan(aws: Aws, endpoint: str, variant: str = "AllTraffic") -> Plan:
         "ModelName",
         endpoint,
     )
+    plan.alarms = alarms.existing(aws, endpoint)
+    plan.dashboards = observability.existing_dashboards(aws, endpoint)
     for model in plan.models:
         container = sm.describe_model(ModelName=model).get("PrimaryContainer", {})
         match = ECR_IMAGE.match(container.get("Image", ""))
@@ -110,6 +116,10 @@ def execute(aws: Aws, plan: Plan, images: bool, artifacts: bool, console: Consol
     for model in plan.models:
         sm.delete_model(ModelName=model)
     console.print(f"{len(plan.configs)} endpoint configs and {len(plan.models)} models deleted")
+    alarms.delete(aws, plan.alarms)
+    observability.delete_dashboards(aws, plan.dashboards)
+    if plan.alarms or plan.dashboards:
+        console.print(f"{len(plan.alarms)} alarms and {len(plan.dashboards)} dashboards deleted")
     if images:
         for repository, reference in sorted(plan.images):
             image_id = {"imageDigest" if reference.startswith("sha256:") else "imageTag": reference}

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from botocore.exceptions import ClientError
 
-from deploy import config, ecr, invoke, teardown
+from deploy import alarms, config, ecr, invoke, observability, teardown
 from deploy.aws import Aws
 from deploy.commands.endpoint_flags import EndpointFlags, Fleet
 from deploy.commands.flag_groups import grouped
+from deploy.commands.rollout_flags import RolloutFlags
 from deploy.commands.sources import (
     SourceFlags,
     UncompressedOpt,
@@ -20,7 +22,7 @@ from deploy.commands.sources import (
     resolve_source,
     upload_artifact,
 )
-from deploy.endpoint import EndpointDeployer, describe_endpoint
+from deploy.endpoint import EndpointDeployer, EndpointSpec, describe_endpoint
 from deploy.errors import ConfigError, DeployError, explain
 from deploy.options import (
     DEFAULT_ENDPOINT,
@@ -90,7 +92,7 @@ def upload(
 
 
 @guarded
-@grouped(source=SourceFlags, fleet=Fleet, options=EndpointFlags)
+@grouped(source=SourceFlags, fleet=Fleet, options=EndpointFlags, watch=RolloutFlags)
 def deploy(
     endpoint: Endpoint = DEFAULT_ENDPOINT,
     source: SourceFlags = SourceFlags(),
@@ -102,6 +104,7 @@ def deploy(
     role_arn: RoleArn = None,
     fleet: Fleet = Fleet(),
     options: EndpointFlags = EndpointFlags(),
+    watch: RolloutFlags = RolloutFlags(),
     keep_versions: Annotated[
         int, typer.Option(help="Versions (config + model) to keep for rollback; older are deleted.")
     ] = 3,
@@ -119,7 +122,11 @@ def deploy(
     role = config.role_arn(role_arn)
     config.positive(keep_versions, "--keep-versions", 100)
     waiting = poll(timeout, poll_interval)
-    spec = options.spec(endpoint, fleet, source.bucket, source.prefix)
+    spec = replace(
+        options.spec(endpoint, fleet, source.bucket, source.prefix),
+        rollout=watch.rollout().check(fleet.instance_count, timeout),
+        metrics_frequency_s=watch.metrics_frequency or None,
+    )
     if local_image and source.image:
         raise ConfigError("give --image or --local-image, not both")
     config.repository(repository)
@@ -131,6 +138,7 @@ def deploy(
         show("image", f"{pushed.uri} ({pushed.digest})")
         checked = checked.with_pushed_image(pushed.uri)
     model = resolve_source(aws, checked)
+    spec = _watched(aws, spec, watch)
 
     def smoke(name: str) -> None:
         if smoke_text is None:
@@ -153,6 +161,19 @@ def deploy(
     pruned = teardown.prune(aws, endpoint, keep_versions, final["EndpointConfigName"])
     if pruned:
         out.print(f"removed {len(pruned)} old versions: {', '.join(pruned)}", markup=False)
+
+
+def _watched(aws: Aws, spec: EndpointSpec, watch: RolloutFlags) -> EndpointSpec:
+    """Alarms made for the endpoint unless the user named theirs, and its dashboard."""
+    if watch.dashboard:
+        show("dashboard", observability.put_dashboard(aws, spec.endpoint_name, [spec.variant_name]))
+    if spec.rollback_alarms:
+        return spec
+    made = alarms.ensure(
+        aws, spec.endpoint_name, spec.variant_name, watch.limits(), bool(spec.metrics_frequency_s)
+    )
+    show("rollback alarms", ", ".join(made))
+    return replace(spec, rollback_alarms=made)
 
 
 @guarded

@@ -23,6 +23,9 @@ S3_ACTIONS = {
     "DeleteObjects": "DeleteObject",
 }
 
+# IAM's service prefix where it differs from the API's signing name.
+SIGNING_TO_IAM = {"monitoring": "cloudwatch"}
+
 # expose in every flavour, status, unexpose; the last one stays for `delete` to remove.
 PUBLIC_API_STEPS = [
     ["expose", "--endpoint", "headline", "--auth", "api-key", "--cors-origin", "https://a.example.com"],
@@ -80,7 +83,9 @@ def test_deployer_policy_covers_every_call_of_the_whole_lifecycle(
         client = original(self, service)
 
         def record(model: Any, **_: Any) -> None:
-            prefix = model.service_model.signing_name
+            prefix = SIGNING_TO_IAM.get(
+                model.service_model.signing_name, model.service_model.signing_name
+            )
             name = S3_ACTIONS.get(model.name, model.name) if prefix == "s3" else model.name
             if prefix == "apigateway":  # REST and HTTP APIs: the IAM actions are HTTP verbs
                 name = model.http["method"]
