@@ -15,12 +15,14 @@ from transformers import PreTrainedTokenizerFast
 
 from service.backend.artifact import (
     TOKENIZER_NAME,
+    Device,
     Manifest,
     QualityGate,
     VariantInfo,
     sha256_file,
     write_manifest,
 )
+from training.checkpoint import ServingContract
 from training.model_card import render_model_card
 
 VARIANT_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model.fp16.onnx"}
@@ -30,27 +32,34 @@ VARIANT_FILES = {"fp32": "model.onnx", "int8": "model.int8.onnx", "fp16": "model
 class ArtifactContent:
     """Everything that goes into the artifact, gathered by the pipeline."""
 
-    labels: list[str]
-    max_length: int
+    contract: ServingContract
     onnx_files: dict[str, Path]
     parity: dict[str, dict[str, float]]
     device_variant: dict[str, str]
+    input_names: list[str]
+    verified_on: dict[str, list[Device]]
     base_model: str
     dataset: dict[str, object]
     metrics: dict[str, object]
     """metrics.json: test-split evaluation, training history, export notes."""
     quality_gate: QualityGate
     figures: list[Path] = field(default_factory=list)
-    do_lower_case: bool = True
+    model_name: str = "headline-topics"
+    model_card_intro: str = ""
 
 
 def write_tokenizer_json(tokenizer: PreTrainedTokenizerFast, max_length: int, out: Path) -> None:
-    """tokenizer.json that truncates to `max_length` (special tokens included) and pads each
-    batch to its longest text; the service feeds only input_ids and attention_mask."""
+    """tokenizer.json giving the model's ids: it truncates to `max_length` (special tokens
+    included) on the tokenizer's side and pads each batch on the right with the pad id. The
+    server sets both itself from the manifest; tools reading only this file get the same."""
     backend = Tokenizer.from_str(tokenizer.backend_tokenizer.to_str())
-    backend.enable_truncation(max_length=max_length)
-    pad_token = tokenizer.pad_token or "[PAD]"
-    backend.enable_padding(pad_id=backend.token_to_id(pad_token) or 0, pad_token=pad_token)
+    side = "left" if tokenizer.truncation_side == "left" else "right"
+    backend.enable_truncation(max_length=max_length, direction=side)
+    pad_token = str(tokenizer.pad_token or "[PAD]")
+    pad_id = tokenizer.pad_token_id
+    if pad_id is None:
+        pad_id = backend.token_to_id(pad_token) or 0
+    backend.enable_padding(pad_id=int(pad_id), pad_token=pad_token)
     backend.save(str(out))
 
 
@@ -86,7 +95,8 @@ def write_artifact(
     try:
         for precision, source in content.onnx_files.items():
             shutil.copyfile(source, staging / VARIANT_FILES[precision])
-        write_tokenizer_json(tokenizer, content.max_length, staging / TOKENIZER_NAME)
+        contract = content.contract
+        write_tokenizer_json(tokenizer, contract.max_length, staging / TOKENIZER_NAME)
         for figure in content.figures:
             shutil.copyfile(figure, staging / figure.name)
         (staging / "metrics.json").write_text(
@@ -98,11 +108,22 @@ def write_artifact(
         manifest = Manifest(
             model_version=f"{created:%Y%m%d-%H%M%S}-{fingerprint}",
             created_at=created.isoformat(timespec="seconds"),
-            labels=content.labels,
-            max_length=content.max_length,
-            do_lower_case=content.do_lower_case,
+            model_name=content.model_name,
+            labels=contract.labels,
+            activation=contract.activation,
+            max_length=contract.max_length,
+            truncation_side=contract.truncation_side,
+            pad_token_id=contract.pad_token_id,
+            input_names=content.input_names,
+            do_lower_case=contract.do_lower_case,
+            architecture=contract.architecture,
             variants={
-                p: VariantInfo(file=VARIANT_FILES[p], precision=p, parity=content.parity.get(p, {}))  # type: ignore[arg-type, misc]
+                p: VariantInfo(  # type: ignore[misc]
+                    file=VARIANT_FILES[p],
+                    precision=p,  # type: ignore[arg-type]
+                    parity=content.parity.get(p, {}),
+                    verified_on=content.verified_on.get(p, []),
+                )
                 for p in content.onnx_files
             },
             device_variant=content.device_variant,  # type: ignore[arg-type]
@@ -112,7 +133,8 @@ def write_artifact(
             quality_gate=content.quality_gate,
         )
         (staging / "README.md").write_text(
-            render_model_card(manifest, content.metrics), encoding="utf-8"
+            render_model_card(manifest, content.metrics, content.model_card_intro),
+            encoding="utf-8",
         )
         write_manifest(staging, manifest)
         if replace_dir:

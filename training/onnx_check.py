@@ -10,12 +10,32 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
+from service.backend.tokenizer import TextEncoder
+
+
+def encoder_from_tokenizer_json(path: Path, input_names: Sequence[str]) -> TextEncoder:
+    """A TextEncoder configured from tokenizer.json itself: the artifact writer stores the
+    model's max length, truncation side and pad id in its truncation and padding sections."""
+    tokenizer = Tokenizer.from_file(str(path))
+    truncation = tokenizer.truncation or {}
+    padding = tokenizer.padding or {}
+    return TextEncoder(
+        path,
+        int(truncation.get("max_length", 512)),
+        truncation_side="left" if truncation.get("direction") == "left" else "right",
+        pad_id=int(padding["pad_id"]) if "pad_id" in padding else None,
+        input_names=input_names,
+    )
+
 
 class OnnxClassifier:
-    """An ONNX Runtime session plus the artifact's tokenizer.json (truncates, pads per batch)."""
+    """An ONNX Runtime session plus the server's TextEncoder (the artifact's tokenizer.json)."""
 
     def __init__(
-        self, model: Path, tokenizer_json: Path, providers: list[str] | None = None
+        self,
+        model: Path,
+        tokenizer: Path | TextEncoder,
+        providers: list[str] | None = None,
     ) -> None:
         options = ort.SessionOptions()
         options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
@@ -23,14 +43,14 @@ class OnnxClassifier:
         self.session = ort.InferenceSession(
             str(model), options, providers=providers or ["CPUExecutionProvider"]
         )
-        self.tokenizer = Tokenizer.from_file(str(tokenizer_json))
+        inputs = [i.name for i in self.session.get_inputs()]
+        if isinstance(tokenizer, TextEncoder):
+            self.encoder = tokenizer
+        else:
+            self.encoder = encoder_from_tokenizer_json(tokenizer, inputs)
 
     def feeds(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
-        encodings = self.tokenizer.encode_batch(list(texts))
-        return {
-            "input_ids": np.asarray([e.ids for e in encodings], dtype=np.int64),
-            "attention_mask": np.asarray([e.attention_mask for e in encodings], dtype=np.int64),
-        }
+        return self.encoder.encode_feeds(texts)
 
     def logits(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
         chunks = [
@@ -49,10 +69,10 @@ def accuracy(logits: np.ndarray, labels: Sequence[int]) -> float:
 
 
 def time_variant(
-    model: Path, tokenizer_json: Path, texts: Sequence[str], batch: int, rounds: int = 3
+    model: Path, encoder: Path | TextEncoder, texts: Sequence[str], batch: int, rounds: int = 3
 ) -> float:
     """Median milliseconds per batch of `batch` texts (pre-tokenized; inference only)."""
-    classifier = OnnxClassifier(model, tokenizer_json)
+    classifier = OnnxClassifier(model, encoder)
     batches = [
         classifier.feeds(texts[i : i + batch]) for i in range(0, len(texts) - batch + 1, batch)
     ]

@@ -7,11 +7,13 @@ import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
 from transformers import PreTrainedModel, PreTrainedTokenizerFast
 
 from service.backend.artifact import Manifest, QualityGate
 from training.artifact_writer import ArtifactContent, write_artifact, write_tokenizer_json
 from training.base_model import DEFAULT_BASE, load_classifier, load_tokenizer
+from training.checkpoint import serving_contract
 from training.data import SAMPLE_DATA, Splits, load_splits
 from training.evaluate import (
     classification_metrics,
@@ -58,6 +60,12 @@ def pytorch_dir_for(output: Path) -> Path:
     return output.with_name(f"{output.name}-pytorch")
 
 
+def calibration_sample(texts: list[str], seed: int, size: int = 256) -> list[str]:
+    """Training texts for static int8 calibration: a seeded sample, never the test split."""
+    order = np.random.default_rng(seed).permutation(len(texts))[:size]
+    return [texts[i] for i in order]
+
+
 def run(options: RunOptions) -> RunResult:
     splits = load_splits(
         options.data,
@@ -86,6 +94,7 @@ def train_and_export(
         splits.test.labels, test_logits.argmax(axis=1).tolist(), splits.label_names
     )
 
+    contract = serving_contract(model, tokenizer, options.base_model, config.max_length)
     with tempfile.TemporaryDirectory(prefix="training-run-") as work:
         work_dir = Path(work)
         tokenizer_json = work_dir / "tokenizer.json"
@@ -93,11 +102,13 @@ def train_and_export(
         exported = export_variants(
             model,
             tokenizer_json,
+            contract,
             splits.test.texts,
             splits.test.labels,
             test_logits,
             work_dir,
             options.export,
+            calibration_texts=calibration_sample(splits.train.texts, config.seed),
         )
         figures = [work_dir / "confusion_matrix.png", work_dir / "training_curves.png"]
         save_confusion_matrix(
@@ -127,17 +138,17 @@ def train_and_export(
             }
         )
         content = ArtifactContent(
-            labels=splits.label_names,
-            max_length=config.max_length,
+            contract=contract,
             onnx_files=exported.files,
             parity=exported.parity,
             device_variant=exported.device_variant,
+            input_names=exported.input_names,
+            verified_on=exported.verified_on,
             base_model=options.base_model,
             dataset=dict(splits.summary),
             metrics=metrics,
             quality_gate=gate,
             figures=figures,
-            do_lower_case=bool(getattr(tokenizer, "do_lower_case", True)),
         )
         manifest = write_artifact(
             options.output, content, tokenizer, replace_dir=options.replace_output

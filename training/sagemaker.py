@@ -21,7 +21,7 @@ from pathlib import Path
 
 from training.data import FILE_SUFFIXES, SAMPLE_DATA
 from training.errors import GATE_EXIT_CODE, TrainingError
-from training.export import ExportOptions
+from training.export import INT8_TOLERANCE, ExportOptions
 from training.finetune import TrainConfig
 from training.logs import quiet_libraries
 
@@ -61,6 +61,7 @@ RUN_HYPERPARAMETERS: dict[str, Callable[[str], object]] = {
     "min_accuracy": _optional(float),
     "cpu_variant": str,
     "fp16": str,
+    "int8_tolerance": float,
 }
 
 
@@ -127,6 +128,7 @@ def run_job(root: Path) -> int:
     train_kwargs = {k: hyper.pop(k) for k in list(hyper) if k in TRAIN_HYPERPARAMETERS}
     cpu_variant = hyper.pop("cpu_variant", "auto")
     fp16 = hyper.pop("fp16", "auto")
+    int8_tolerance = float(hyper.pop("int8_tolerance", INT8_TOLERANCE))  # type: ignore[arg-type]
     if cpu_variant not in ("auto", "fp32", "int8") or fp16 not in ("auto", "on", "off"):
         raise JobError(
             f"cpu_variant={cpu_variant!r} / fp16={fp16!r}: expected auto|fp32|int8 / auto|on|off"
@@ -136,8 +138,11 @@ def run_job(root: Path) -> int:
         output=root / "model",
         pytorch_dir=root / "output" / "data" / "model-pytorch",
         replace_output=False,
-        train=TrainConfig(progress=False, **train_kwargs),  # type: ignore[arg-type]
-        export=ExportOptions(cpu_variant=cpu_variant, fp16=fp16),
+        # CloudWatch gets a plain progress line every 30 s (no terminal there, so no bar).
+        train=TrainConfig(progress=True, **train_kwargs),  # type: ignore[arg-type]
+        export=ExportOptions(
+            cpu_variant=cpu_variant, fp16=fp16, int8_max_accuracy_drop=int8_tolerance
+        ),
         **hyper,  # type: ignore[arg-type]
     )
     result = run(options)

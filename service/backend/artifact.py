@@ -4,10 +4,10 @@ Training writes a directory; the service (and `deploy`) read only that directory
 `/opt/ml/model` inside the container and the contents of `model.tar.gz` on S3.
 
     manifest.json      this file's `Manifest`, with a sha256 of every other file
-    model.onnx         fp32 graph: input_ids, attention_mask (int64 [batch, seq]) -> logits
-    model.int8.onnx    optional dynamic-int8 variant (CPU)
+    model.onnx         fp32 graph: `input_names` (int64 [batch, seq]) -> logits [batch, labels]
+    model.int8.onnx    optional int8 variant (CPU)
     model.fp16.onnx    optional fp16 variant (CUDA), float32 inputs and outputs kept
-    tokenizer.json     fast tokenizer for the `tokenizers` library
+    tokenizer.json     fast tokenizer for the `tokenizers` library (gives the model's ids)
     metrics.json       evaluation results
     README.md          model card
 
@@ -28,8 +28,13 @@ FORMAT_VERSION = 1
 MANIFEST_NAME = "manifest.json"
 TOKENIZER_NAME = "tokenizer.json"
 
+INPUT_NAMES = ("input_ids", "attention_mask", "token_type_ids")
+"""Every graph input the server knows how to fill."""
+
 Device = Literal["cpu", "cuda"]
 Precision = Literal["fp32", "int8", "fp16"]
+Activation = Literal["softmax", "sigmoid"]
+Side = Literal["right", "left"]
 
 
 class ArtifactError(Exception):
@@ -46,6 +51,11 @@ class VariantInfo(BaseModel):
     parity: dict[str, float] = Field(
         default_factory=dict,
         description="Figures from the export-time check against fp32/PyTorch, e.g. max_abs_logit_diff, accuracy.",
+    )
+    verified_on: list[Device] = Field(
+        default_factory=list,
+        description="Devices on which this graph passed its parity check at export. Empty: not "
+        "yet checked on a device (fp16 built without a GPU); the server checks it at start.",
     )
 
 
@@ -68,12 +78,30 @@ class Manifest(BaseModel):
     model_name: str = "headline-topics"
     model_version: str = Field(description="Unique per training run, e.g. a timestamp plus a hash.")
     created_at: str = ""
-    labels: list[str] = Field(min_length=2, description="Ordered: logits[:, i] is labels[i].")
-    max_length: int = Field(gt=0, le=8192, description="Tokens per text, special tokens included.")
-    input_names: list[str] = Field(default_factory=lambda: ["input_ids", "attention_mask"])
+    labels: list[str] = Field(
+        min_length=2, description="Ordered (config.id2label): logits[:, i] is labels[i]."
+    )
+    activation: Activation = Field(
+        default="softmax",
+        description="softmax: single-label; sigmoid: multi-label (an independent score per label).",
+    )
+    max_length: int = Field(
+        gt=0,
+        le=8192,
+        description="The most tokens per text the model takes, special tokens included.",
+    )
+    truncation_side: Side = Field(
+        default="right", description="The tokenizer's: right keeps the start, left the end."
+    )
+    pad_token_id: int = Field(default=0, ge=0, description="The id to pad input_ids with.")
+    input_names: list[str] = Field(
+        default_factory=lambda: ["input_ids", "attention_mask"],
+        description="The graph's inputs, in order; token_type_ids (all 0) when the model takes it.",
+    )
     output_name: str = "logits"
     tokenizer: str = TOKENIZER_NAME
     do_lower_case: bool = True
+    architecture: str = Field(default="", description="config.model_type, for people.")
     variants: dict[Precision, VariantInfo] = Field(
         description="Every ONNX graph in the artifact, keyed by precision; fp32 is required."
     )
@@ -99,6 +127,12 @@ class Manifest(BaseModel):
             raise ValueError("labels must be unique")
         if "fp32" not in self.variants:
             raise ValueError("variants must include fp32")
+        unknown = set(self.input_names) - set(INPUT_NAMES)
+        if "input_ids" not in self.input_names or unknown:
+            raise ValueError(
+                f"input_names must include input_ids and only {list(INPUT_NAMES)}, "
+                f"got {self.input_names}"
+            )
         for device, precision in self.device_variant.items():
             if precision not in self.variants:
                 raise ValueError(

@@ -11,10 +11,11 @@ import pytest
 
 from training.artifact_writer import write_tokenizer_json
 from training.base_model import DEFAULT_BASE, load_tokenizer
+from training.checkpoint import serving_contract
 from training.data import SAMPLE_DATA, load_table
 from training.errors import ExportError
 from training.evaluate import predict_logits
-from training.export import ExportOptions, ExportResult, export_variants, fp32_parity
+from training.export import ExportOptions, ExportResult, Judge, export_variants, fp32_parity
 from training.fixtures import tiny_model
 
 LABELS = ["business", "entertainment", "health", "scitech"]
@@ -39,6 +40,7 @@ def exported(
     return export_variants(
         model,
         work / "tokenizer.json",
+        serving_contract(model, tokenizer, "tiny", 32),
         texts,
         labels,
         reference,
@@ -88,20 +90,35 @@ def test_fp16_keeps_float32_io_and_is_marked_unvalidated_without_cuda(
     assert any(t.data_type == onnx.TensorProto.FLOAT16 for t in model.graph.initializer)
     assert exported.device_variant["cuda"] == "fp16"
     parity = exported.parity["fp16"]
-    if parity["validated_on_cuda"] == 0.0:
-        assert any("not validated" in note for note in exported.notes)
+    if exported.verified_on["fp16"] == []:
+        assert any("not yet checked on a device" in note for note in exported.notes)
+    else:
+        assert exported.verified_on["fp16"] == ["cuda"]
     if "cpu_max_abs_logit_diff" in parity:
         assert parity["cpu_max_abs_logit_diff"] < 0.05
 
 
 def test_fp32_parity_gate_rejects_drift_and_flipped_argmax() -> None:
     torch_logits = np.array([[0.2, 0.1], [0.0, 0.5]], dtype=np.float32)
+    judge = Judge("softmax", [0, 1])
     with pytest.raises(ExportError, match=r"max \|Δlogit\| 5\.0\de-04"):
-        fp32_parity(torch_logits + 5e-4, torch_logits, [0, 1])
+        fp32_parity(torch_logits + 5e-4, torch_logits, judge)
     near_tie = np.array([[0.5, 0.50001]], dtype=np.float32)
-    with pytest.raises(ExportError, match="identical argmax: False"):
-        fp32_parity(near_tie[:, ::-1].copy(), near_tie, [1])
-    assert fp32_parity(torch_logits + 5e-5, torch_logits, [0, 1])["argmax_agreement"] == 1.0
+    with pytest.raises(ExportError, match="identical decisions: False"):
+        fp32_parity(near_tie[:, ::-1].copy(), near_tie, Judge("softmax", [1]))
+    assert fp32_parity(torch_logits + 5e-5, torch_logits, judge)["argmax_agreement"] == 1.0
+
+
+def test_multi_label_decisions_are_the_labels_above_one_half() -> None:
+    reference = np.array([[2.0, -1.0, 0.5], [-3.0, -0.2, 0.1]], dtype=np.float32)
+    judge = Judge("sigmoid", None)
+    judge.reference = reference
+    same_sets = reference + np.array([[1.0, -2.0, 0.3], [-1.0, -0.1, 0.05]], dtype=np.float32)
+    assert judge.compare(same_sets)["argmax_agreement"] == 1.0
+    one_flipped = reference.copy()
+    one_flipped[1, 1] = 0.3  # a second label crosses 0.5 on the second text
+    figures = judge.compare(one_flipped)
+    assert figures["argmax_agreement"] == 0.5 and figures["accuracy_drop"] == 0.5
 
 
 def test_int8_that_loses_accuracy_is_left_out(
@@ -116,6 +133,7 @@ def test_int8_that_loses_accuracy_is_left_out(
     result = export_variants(
         model,
         tmp_path / "tokenizer.json",
+        serving_contract(model, tokenizer, "tiny", 32),
         texts[:8],
         labels[:8],
         reference,
