@@ -10,7 +10,7 @@ ARTIFACT ?= artifacts/default
 PORT ?= 8080
 
 .PHONY: setup run train serve package test test-fast test-slow test-docker lint format typecheck \
-        bench-train bench-serve loadtest loadtest-ci capacity clean wrk
+        bench-train bench-serve bench-long loadtest loadtest-ci capacity clean wrk
 
 setup: $(STAMP)
 
@@ -74,6 +74,10 @@ bench-train: setup
 bench-serve: setup wrk
 	test -f $(ARTIFACT)/manifest.json || $(PY) -m training train --output $(ARTIFACT)
 	$(PY) benchmarks/bench_serve.py --model-dir $(ARTIFACT)
+
+## Long documents (300-2,000 tokens) through the server: `chunk` against `right` truncation.
+bench-long: setup
+	$(PY) benchmarks/bench_long_texts.py
 
 clean:
 	rm -rf $(VENV) artifacts runs reports .pytest_cache .mypy_cache .ruff_cache

@@ -90,8 +90,27 @@ class Settings(BaseSettings):
     max_queue_texts: int = Field(default=16384, gt=0)
     """Texts waiting for the model beyond which new requests are shed with 503 and Retry-After."""
 
+    max_queue_wait_ms: float = Field(default=2000.0, ge=0)
+    """Shed a request (503, Retry-After) when the work queued ahead of it would take longer than
+    this at the model's measured speed; 0 turns the bound off (the deadline still applies)."""
+
     max_texts_per_request: int = Field(default=4096, gt=0)
     """More texts than this in one request is 413."""
+
+    truncation: Literal["right", "left", "error", "chunk"] | None = None
+    """Texts longer than the model's maximum: `right` keeps the start, `left` the end, `error`
+    answers 422, `chunk` scores overlapping windows and aggregates them. Default: the side the
+    model's tokenizer truncates. A request may choose with `parameters.truncation`."""
+
+    chunk_stride: int = Field(default=64, ge=0)
+    """Tokens shared by neighbouring windows under `chunk` (capped at half a window)."""
+
+    max_text_chars: int = Field(default=200_000, gt=0)
+    """Characters in one text beyond which the request is refused (413), so one text cannot
+    pin the tokenizer."""
+
+    threshold: float = Field(default=0.5, ge=0, le=1)
+    """Multi-label models: the score above which a label is given; per request `threshold`."""
 
     pad_to_bucket: bool | None = None
     """Pad sequence length up to its bucket (fixed shapes, for CUDA); CPU pads to the batch's longest."""

@@ -66,7 +66,7 @@ def create_app(
     def load_onnx() -> Model:
         from service.backend.session import OnnxBackend
 
-        return OnnxBackend(settings.model_dir, plan)
+        return OnnxBackend(settings.model_dir, plan, chunk_stride=settings.chunk_stride)
 
     predictor = Predictor(
         plan,
@@ -75,6 +75,7 @@ def create_app(
         request_timeout_s=settings.request_timeout_s,
         drain_timeout_s=settings.drain_timeout_s,
         readiness=context.board(),
+        truncation=settings.truncation,
     )
 
     @asynccontextmanager

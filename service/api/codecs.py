@@ -22,6 +22,7 @@ from service.api.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
+from service.backend.segmenter import Policy
 from service.core.ranking import TextAnswer
 
 JSON = "application/json"
@@ -38,12 +39,19 @@ _MEDIA_ALIASES = {
 _WILDCARDS = {"*/*": JSON, "application/*": JSON, "text/*": CSV}
 
 
+TRUNCATION_POLICIES = ("right", "left", "error", "chunk")
+
+
 @dataclass(slots=True)
 class Options:
-    """Per-request output options: top-1 by default, else the top k or every label's score."""
+    """Per-request options: top-1 by default, else the top k or every label's score; the
+    long-text policy; the multi-label threshold; per-text details (tokens, truncation)."""
 
     top_k: int | None = None
     return_all_scores: bool = False
+    truncation: Policy | None = None
+    threshold: float | None = None
+    details: bool = False
 
     def update(self, params: dict[str, Any], source: str) -> None:
         if "top_k" in params:
@@ -53,11 +61,31 @@ class Options:
             ):
                 raise BadRequest(f"{source}: top_k must be a positive integer, got {top_k!r}")
             self.top_k = top_k
-        if "return_all_scores" in params:
-            flag = params["return_all_scores"]
-            if not isinstance(flag, bool):
-                raise BadRequest(f"{source}: return_all_scores must be true or false, got {flag!r}")
-            self.return_all_scores = flag
+        for name in ("return_all_scores", "details"):
+            if name in params:
+                flag = params[name]
+                if not isinstance(flag, bool):
+                    raise BadRequest(f"{source}: {name} must be true or false, got {flag!r}")
+                setattr(self, name, flag)
+        if "truncation" in params:
+            policy = params["truncation"]
+            if policy not in TRUNCATION_POLICIES:
+                raise BadRequest(
+                    f"{source}: truncation must be one of {', '.join(TRUNCATION_POLICIES)}, "
+                    f"got {policy!r}"
+                )
+            self.truncation = policy
+        if "threshold" in params:
+            threshold = params["threshold"]
+            if (
+                isinstance(threshold, bool)
+                or not isinstance(threshold, int | float)
+                or not 0 <= threshold <= 1
+            ):
+                raise BadRequest(
+                    f"{source}: threshold must be a number in [0, 1], got {threshold!r}"
+                )
+            self.threshold = float(threshold)
 
 
 @dataclass(slots=True)
@@ -72,20 +100,38 @@ def media_type(content_type: str | None) -> str:
     return _MEDIA_ALIASES.get(base, base)
 
 
+def _number(raw: str) -> object:
+    try:
+        return float(raw)
+    except ValueError:
+        return raw
+
+
+def _flag(raw: str) -> object:
+    return {"true": True, "false": False}.get(raw.lower(), raw)
+
+
+_ATTRIBUTES: dict[str, Callable[[str], object]] = {
+    "top_k": lambda raw: int(raw) if raw.isdigit() else raw,
+    "return_all_scores": _flag,
+    "details": _flag,
+    "truncation": str,
+    "threshold": _number,
+}
+
+
 def parse_custom_attributes(header: str | None, options: Options) -> None:
-    """`X-Amzn-SageMaker-Custom-Attributes: top_k=3, return_all_scores=true` (`,` or `;`)."""
+    """`X-Amzn-SageMaker-Custom-Attributes: top_k=3, return_all_scores=true, truncation=chunk,
+    threshold=0.3, details=true` (separated by `,` or `;`)."""
     if not header:
         return
     params: dict[str, Any] = {}
     for part in header.replace(";", ",").split(","):
         key, sep, raw = part.partition("=")
         key, raw = key.strip(), raw.strip()
-        if not sep or key not in {"top_k", "return_all_scores"}:
+        if not sep or key not in _ATTRIBUTES:
             continue  # free-form by SageMaker's definition: ignore what is not ours
-        if key == "top_k":
-            params[key] = int(raw) if raw.isdigit() else raw
-        else:
-            params[key] = {"true": True, "false": False}.get(raw.lower(), raw)
+        params[key] = _ATTRIBUTES[key](raw)
     options.update(params, "X-Amzn-SageMaker-Custom-Attributes")
 
 
@@ -178,7 +224,13 @@ _DECODERS: dict[str, Callable[[bytes, Options], list[str]]] = {
 }
 
 
-def decode(content_type: str | None, body: bytes, options: Options, max_texts: int) -> Decoded:
+def decode(
+    content_type: str | None,
+    body: bytes,
+    options: Options,
+    max_texts: int,
+    max_chars: int = 200_000,
+) -> Decoded:
     decoder = _DECODERS.get(media_type(content_type))
     if decoder is None:
         supported = ", ".join(sorted(k for k in _DECODERS if k))
@@ -193,6 +245,10 @@ def decode(content_type: str | None, body: bytes, options: Options, max_texts: i
     for index, text in enumerate(texts):
         if not text.strip():
             raise EmptyText(f"text {index} is empty")
+        if len(text) > max_chars:
+            raise PayloadTooLarge(
+                f"text {index} has {len(text)} characters; the limit is {max_chars} per text"
+            )
     return Decoded(texts, options)
 
 

@@ -11,6 +11,7 @@ from service.core.errors import (
     NotReady,
     Overloaded,
     ServingError,
+    TextTooLong,
 )
 
 
@@ -47,6 +48,7 @@ CORE_STATUS: dict[type[ServingError], tuple[int, str]] = {
     NotReady: (503, "not_ready"),
     DeadlineExceeded: (504, "deadline_exceeded"),
     InferenceFailed: (500, "inference_failed"),
+    TextTooLong: (422, "text_too_long"),
 }
 INTERNAL = (500, "internal_error")
 

@@ -10,12 +10,13 @@ import uuid
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response
+from starlette.requests import ClientDisconnect
 
 from service.api import codecs
 from service.api.errors import PayloadTooLarge, status_of
 from service.core.errors import NotReady, ServingError
 from service.core.predictor import Predictor
-from service.core.ranking import rank
+from service.core.ranking import rank, rank_multi_label, with_details
 from service.logs import request_id
 from service.metrics import CONTENT_TYPE, Metrics
 from service.settings import Settings
@@ -36,15 +37,35 @@ def error_response(
     return Response(codecs.error_body(exc.message, kind), code, headers, media_type=codecs.JSON)
 
 
+# A refused request's body is still read, up to this much, before the answer: a client that is
+# still sending when the server answers and closes sees a reset, not the 413 or 503 (Python's
+# urllib, for one). Past it the server answers anyway and closes the connection.
+DISCARD_LIMIT = 64 * 1024 * 1024
+
+
+async def _discard_body(request: Request) -> None:
+    """Read and drop what is left of the body, up to DISCARD_LIMIT bytes."""
+    seen = 0
+    try:
+        async for chunk in request.stream():
+            seen += len(chunk)
+            if seen > DISCARD_LIMIT:
+                return
+    except (ClientDisconnect, RuntimeError):  # gone, or the stream was already consumed
+        return
+
+
 async def _read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
+        await _discard_body(request)
         raise PayloadTooLarge(f"body of {declared} bytes is over the {limit}-byte limit")
     chunks: list[bytes] = []
     size = 0
     async for chunk in request.stream():
         size += len(chunk)
         if size > limit:
+            await _discard_body(request)
             raise PayloadTooLarge(f"body is over the {limit}-byte limit")
         chunks.append(chunk)
     return b"".join(chunks)
@@ -70,17 +91,41 @@ async def invocations(request: Request) -> Response:
     token = request_id.set(rid)
     try:
         accept = codecs.negotiate(headers.get("accept"))
+        try:
+            predictor.admit()  # shed before reading, parsing and tokenizing the body
+        except ServingError:
+            await _discard_body(request)
+            raise
         body = await _read_body(request, settings.max_payload_bytes)
         options = codecs.Options()
         attributes = headers.get(CUSTOM_ATTRIBUTES)
         codecs.parse_custom_attributes(attributes, options)
         decoded = codecs.decode(
-            headers.get("content-type"), body, options, settings.max_texts_per_request
+            headers.get("content-type"),
+            body,
+            options,
+            settings.max_texts_per_request,
+            settings.max_text_chars,
         )
-        result = await predictor.predict(decoded.texts, started + settings.request_timeout_s)
-        answers = rank(result.scores, result.labels, options.top_k, options.return_all_scores)
+        result = await predictor.predict(
+            decoded.texts, started + settings.request_timeout_s, options.truncation
+        )
+        if result.multi_label:
+            threshold = settings.threshold if options.threshold is None else options.threshold
+            answers = rank_multi_label(result.scores, result.labels, options.top_k, threshold)
+        else:
+            answers = rank(result.scores, result.labels, options.top_k, options.return_all_scores)
+        if options.details:
+            texts = result.texts
+            answers = with_details(
+                answers,
+                [t.tokens for t in texts],
+                [t.truncated for t in texts],
+                [len(t.windows) for t in texts],
+            )
         out_headers = {
             "x-request-id": rid,
+            "x-truncated-texts": str(result.truncated),
             "x-tokenization-time": f"{result.tokenize_s * 1000:.3f}",
             "x-queue-time": f"{result.queue_s * 1000:.3f}",
             "x-inference-time": f"{result.inference_s * 1000:.3f}",

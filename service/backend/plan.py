@@ -37,8 +37,11 @@ class BatchLimits:
     """Batches handed to the inference thread at once; 2 keeps the next one ready (GPU)."""
     max_queue_texts: int = 16384
     max_queue_wait_s: float = 0.0
-    """Shed a request whose texts would wait longer than this at the measured model speed
+    """Shed a request whose texts would not be done within this at the measured model speed
     (it would miss its deadline anyway); 0 turns the estimate off."""
+    max_wait_ahead_s: float = 0.0
+    """Shed a request when the work queued ahead of it would take longer than this (a bound
+    for latency-sensitive callers, whatever the request's own size); 0 turns it off."""
 
 
 # Measured here (docs/serving.md): on CPU, length-grouped batches of 4-8 headlines beat batch 1
@@ -106,6 +109,7 @@ def batch_limits(settings: Settings, device: Literal["cpu", "cuda"]) -> BatchLim
         max_queue_texts=settings.max_queue_texts,
         # Shed what would wait past 80% of its deadline: it would only time out later.
         max_queue_wait_s=0.8 * settings.request_timeout_s,
+        max_wait_ahead_s=settings.max_queue_wait_ms / 1000.0,
     )
 
 

@@ -1,6 +1,8 @@
 """The model: an ONNX Runtime session over the artifact's graph, and its tokenizer.
 
-`run` is called only from the one inference thread.
+`run` is called only from the one inference thread. It feeds the inputs the manifest lists
+(token_type_ids all 0 for single texts, as Hugging Face tokenizers give) and applies the
+manifest's activation: softmax for single-label models, sigmoid for multi-label ones.
 """
 
 from __future__ import annotations
@@ -16,9 +18,19 @@ import numpy as np
 from service.backend.artifact import ArtifactError, load_manifest
 from service.backend.device import CUDA
 from service.backend.plan import ExecutionPlan
+from service.backend.segmenter import Policy, Segmented, Segmenter
 from service.backend.tokenizer import TextEncoder
 
 log = logging.getLogger(__name__)
+
+
+def _sigmoid(logits: np.ndarray) -> np.ndarray:
+    scores: np.ndarray = logits.astype(np.float32, copy=True)
+    np.negative(scores, out=scores)
+    np.exp(scores, out=scores)
+    scores += 1.0
+    np.reciprocal(scores, out=scores)
+    return scores
 
 
 def _softmax(logits: np.ndarray) -> np.ndarray:
@@ -32,7 +44,7 @@ class OnnxBackend:
     """Loads and checks the artifact, owns the session; `run` gives the model's scores
     (softmax probabilities). It runs the model where the execution plan says."""
 
-    def __init__(self, model_dir: Path, plan: ExecutionPlan) -> None:
+    def __init__(self, model_dir: Path, plan: ExecutionPlan, *, chunk_stride: int = 64) -> None:
         import onnxruntime as ort
 
         self.manifest = load_manifest(model_dir)
@@ -51,7 +63,16 @@ class OnnxBackend:
         if self.provider != plan.providers[0]:
             # The plan's probe found this provider working; a later failure is not silent.
             log.warning("planned %s but the session runs on %s", plan.providers[0], self.provider)
-        self.encoder = TextEncoder(model_dir / self.manifest.tokenizer, self.manifest.max_length)
+        self.encoder = TextEncoder.for_artifact(model_dir, self.manifest)
+        self.segmenter = Segmenter(
+            model_dir / self.manifest.tokenizer,
+            self.manifest.max_length,
+            stride=chunk_stride,
+            default_side=self.manifest.truncation_side,
+        )
+        self.activation = self.manifest.activation
+        self._finish = _sigmoid if self.activation == "sigmoid" else _softmax
+        self._type_ids = "token_type_ids" in self.manifest.input_names
         self.labels = list(self.manifest.labels)
         self._io_binding = self.provider == CUDA
         log.info("serving model %s on %s", self.manifest.model_version, self.provider)
@@ -80,6 +101,9 @@ class OnnxBackend:
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         return self.encoder.encode(texts)
 
+    def segment(self, texts: Sequence[str], policy: Policy) -> list[Segmented]:
+        return self.segmenter.segment(texts, policy)
+
     def _check_signature(self, session: Any, file: str) -> None:
         inputs = {i.name for i in session.get_inputs()}
         if inputs != set(self.manifest.input_names):
@@ -97,6 +121,8 @@ class OnnxBackend:
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
         feeds: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
+        if self._type_ids:
+            feeds["token_type_ids"] = np.zeros_like(input_ids)
         if self._io_binding:
             binding = self._session.io_binding()
             for name, array in feeds.items():
@@ -106,7 +132,7 @@ class OnnxBackend:
             logits = binding.copy_outputs_to_cpu()[0]
         else:
             logits = self._session.run([self.manifest.output_name], feeds)[0]
-        return _softmax(np.asarray(logits))
+        return self._finish(np.asarray(logits))
 
     def warm_up(self, lengths: Sequence[int], max_batch_size: int, max_batch_tokens: int) -> float:
         """Run every sequence-length bucket at batch 1 and at the largest batch it allows."""

@@ -111,25 +111,38 @@ class Batcher:
             return 0.0
         return (self._queue.size + extra_texts) / self._texts_per_s
 
-    def submit(self, token_ids: Sequence[Sequence[int]]) -> Pending:
-        """Queue one request's tokenized texts; raises at once when the server cannot take it."""
+    def admit(self, texts: int) -> None:
+        """Raise at once when a request of `texts` texts would be refused: cheap, so callers
+        ask before parsing and tokenizing what would only be thrown away."""
         if self._task is None or self._task.done() or self._stopping:
             self._observer.rejected("not_ready")
             raise NotReady(
                 "the server is draining" if self._stopping else "the batcher is not running"
             )
-        if self._queue.size + len(token_ids) > self._limits.max_queue_texts:
+        limits = self._limits
+        if self._queue.size + texts > limits.max_queue_texts:
             self._observer.rejected("queue_full")
             raise Overloaded(
-                f"{self._queue.size} texts already queued (limit {self._limits.max_queue_texts}); retry shortly"
+                f"{self._queue.size} texts already queued (limit {limits.max_queue_texts}); retry shortly"
             )
-        wait = self.expected_wait_s(len(token_ids))
-        if self._limits.max_queue_wait_s and wait > self._limits.max_queue_wait_s:
+        ahead = self.expected_wait_s()
+        if limits.max_wait_ahead_s and ahead > limits.max_wait_ahead_s:
             self._observer.rejected("queue_wait")
             raise Overloaded(
-                f"about {wait:.0f} s of work is queued, more than the {self._limits.max_queue_wait_s:g} s "
+                f"about {ahead * 1000:.0f} ms of work is queued ahead, more than the "
+                f"{limits.max_wait_ahead_s * 1000:g} ms a request may wait; retry shortly"
+            )
+        wait = self.expected_wait_s(texts)
+        if limits.max_queue_wait_s and wait > limits.max_queue_wait_s:
+            self._observer.rejected("queue_wait")
+            raise Overloaded(
+                f"about {wait:.0f} s of work is queued, more than the {limits.max_queue_wait_s:g} s "
                 "a request may wait; retry shortly"
             )
+
+    def submit(self, token_ids: Sequence[Sequence[int]]) -> Pending:
+        """Queue one request's tokenized texts; raises at once when the server cannot take it."""
+        self.admit(len(token_ids))
         pending = Pending(asyncio.get_running_loop().create_future(), len(token_ids), self._labels)
         if not token_ids:
             pending.future.set_result(pending.probs)

@@ -33,3 +33,7 @@ class DeadlineExceeded(ServingError):
 
 class InferenceFailed(ServingError):
     """The batch this request was in failed; other requests are unaffected."""
+
+
+class TextTooLong(ServingError):
+    """A text is longer than the model takes and the policy is `error`."""

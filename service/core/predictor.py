@@ -20,8 +20,9 @@ import numpy as np
 
 from service.backend.artifact import ArtifactError, Manifest
 from service.backend.plan import ExecutionPlan
+from service.backend.segmenter import Policy, Segmented
 from service.core.batcher import Batcher, BatchObserver
-from service.core.errors import DeadlineExceeded, NotReady
+from service.core.errors import DeadlineExceeded, NotReady, TextTooLong
 from service.core.length_queue import bucket_lengths
 
 log = logging.getLogger(__name__)
@@ -42,7 +43,7 @@ class Model(Protocol):
 
     @property
     def device(self) -> Literal["cpu", "cuda"]: ...
-    def encode(self, texts: Sequence[str]) -> list[list[int]]: ...
+    def segment(self, texts: Sequence[str], policy: Policy) -> list[Segmented]: ...
     @property
     def pad_id(self) -> int: ...
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
@@ -72,13 +73,33 @@ class Readiness(Protocol):
 
 @dataclass(slots=True)
 class Predictions:
-    """One request's answer: `scores[i, j]` is text i's score for `labels[j]`."""
+    """One request's answer: `scores[i, j]` is text i's score for `labels[j]` (probabilities
+    that sum to 1 for a single-label model, independent ones when `multi_label`)."""
 
     labels: Sequence[str]
     scores: np.ndarray
+    multi_label: bool
+    texts: list[Segmented]
+    """Per text: its token count, whether it was truncated, its windows."""
     tokenize_s: float
     queue_s: float
     inference_s: float
+
+    @property
+    def truncated(self) -> int:
+        return sum(text.truncated for text in self.texts)
+
+
+def aggregate(scores: np.ndarray, windows: Sequence[int], multi_label: bool) -> np.ndarray:
+    """One row per text from one row per window: the mean of the probabilities for a
+    single-label model, the highest score per label for a multi-label one."""
+    if all(n == 1 for n in windows):
+        return scores
+    starts = np.cumsum([0, *windows[:-1]])
+    if multi_label:
+        return np.maximum.reduceat(scores, starts, axis=0)
+    sums = np.add.reduceat(scores, starts, axis=0)
+    return (sums / np.asarray(windows, dtype=np.float32)[:, None]).astype(np.float32)
 
 
 class Predictor:
@@ -91,8 +112,11 @@ class Predictor:
         request_timeout_s: float,
         drain_timeout_s: float,
         readiness: Readiness | None = None,
+        truncation: Policy | None = None,
     ) -> None:
         self.plan = plan
+        self.truncation = truncation
+        """The server's long-text policy; None: the side the model's tokenizer truncates."""
         self.status: Status = "loading"
         self.error = ""
         self._model: Model | None = None
@@ -176,24 +200,40 @@ class Predictor:
             warm_s,
         )
 
-    async def predict(self, texts: list[str], deadline: float) -> Predictions:
-        """Tokenize, queue, and wait for the scores until `deadline` (perf_counter)."""
+    async def predict(
+        self, texts: list[str], deadline: float, truncation: Policy | None = None
+    ) -> Predictions:
+        """Tokenize under the long-text policy (the request's, else the server's), queue every
+        window, wait for the scores until `deadline` (perf_counter), one row per text."""
         model, batcher = self._model, self.batcher
         # While draining, /ping is 503 but requests already on their way in are still served:
         # uvicorn has stopped accepting connections and reads no new request on open ones.
         if model is None or batcher is None or not batcher.healthy:
             self._observer.rejected("not_ready")
             raise NotReady(self.not_ready_reason())
+        batcher.admit(len(texts))  # before tokenizing what would be refused
+        policy = truncation or self.truncation or model.manifest.truncation_side
         started = time.perf_counter()
         if sum(map(len, texts)) <= INLINE_TOKENIZE_CHARS:
-            token_ids = model.encode(texts)
+            segmented = model.segment(texts, policy)
         else:
-            token_ids = await asyncio.get_running_loop().run_in_executor(
-                self._tokenizers, model.encode, texts
+            segmented = await asyncio.get_running_loop().run_in_executor(
+                self._tokenizers, model.segment, texts, policy
             )
         tokenize_s = time.perf_counter() - started
         self._observer.tokenized(tokenize_s)
-        self._observer.text_lengths([len(ids) for ids in token_ids], 0)
+        truncated = sum(text.truncated for text in segmented)
+        # Under `error` nothing is cut: the request is refused.
+        counted = 0 if policy == "error" else truncated
+        self._observer.text_lengths([text.tokens for text in segmented], counted)
+        if policy == "error" and truncated:
+            index, text = next((i, t) for i, t in enumerate(segmented) if t.truncated)
+            raise TextTooLong(
+                f"text {index} has {text.tokens} tokens; the model takes at most "
+                f"{model.manifest.max_length} (truncation: right, left or chunk accept it)"
+            )
+        windows = [len(text.windows) for text in segmented]
+        token_ids = [ids for text in segmented for ids in text.windows]
         pending = batcher.submit(token_ids)
         try:
             scores = await asyncio.wait_for(pending.future, deadline - time.perf_counter())
@@ -202,9 +242,27 @@ class Predictor:
             raise DeadlineExceeded(
                 f"no answer within the {self._request_timeout_s:g} s request deadline"
             ) from None
+        multi_label = model.manifest.activation == "sigmoid"
+        scores = aggregate(scores, windows, multi_label)
         self._observer.queued(pending.queue_s)
         self._observer.predicted(model.labels, scores)
-        return Predictions(model.labels, scores, tokenize_s, pending.queue_s, pending.inference_s)
+        return Predictions(
+            model.labels,
+            scores,
+            multi_label,
+            segmented,
+            tokenize_s,
+            pending.queue_s,
+            pending.inference_s,
+        )
+
+    def admit(self) -> None:
+        """Raise now if no request could be taken (not ready, queue full or too slow): the API
+        asks before it reads and parses a body."""
+        if self.batcher is None or not self.batcher.healthy:
+            self._observer.rejected("not_ready")
+            raise NotReady(self.not_ready_reason())
+        self.batcher.admit(0)
 
     def begin_drain(self) -> None:
         if self.status in ("loading", "ready"):

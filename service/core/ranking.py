@@ -34,3 +34,37 @@ def rank(
         [{"label": labels[i], "score": s} for i, s in zip(idx, row, strict=True)]
         for idx, row in zip(order.tolist(), ranked, strict=True)
     ]
+
+
+def rank_multi_label(
+    scores: np.ndarray, labels: Sequence[str], top_k: int | None, threshold: float
+) -> list[TextAnswer]:
+    """Multi-label answers: per text, the labels scoring above `threshold` and every label
+    with its score (the top k when asked), both highest first."""
+    order = np.argsort(-scores, axis=1, kind="stable")
+    if top_k is not None:
+        order = order[:, : min(top_k, len(labels))]
+    ranked = np.take_along_axis(scores, order, axis=1).tolist()
+    answers: list[TextAnswer] = []
+    for idx, row in zip(order.tolist(), ranked, strict=True):
+        pairs = [{"label": labels[i], "score": s} for i, s in zip(idx, row, strict=True)]
+        answers.append(
+            {"labels": [p["label"] for p in pairs if p["score"] > threshold], "scores": pairs}
+        )
+    return answers
+
+
+def with_details(
+    answers: list[TextAnswer],
+    tokens: Sequence[int],
+    truncated: Sequence[bool],
+    windows: Sequence[int],
+) -> list[TextAnswer]:
+    """Each answer with what the model saw of its text: `tokens` (the whole text's count),
+    `truncated`, and `windows` (more than 1 when chunked). A list answer moves under `scores`."""
+    detailed: list[TextAnswer] = []
+    for answer, count, cut, parts in zip(answers, tokens, truncated, windows, strict=True):
+        body: LabelScore = dict(answer) if isinstance(answer, dict) else {"scores": answer}
+        body.update(tokens=count, truncated=cut, windows=parts)
+        detailed.append(body)
+    return detailed
