@@ -157,22 +157,23 @@ class Metrics:
             registry=reg,
             multiprocess_mode="max",
         )
-        self._plan = ""
 
     def plan_decided(self, plan: ExecutionPlan) -> None:
-        b = plan.batch
-        self._plan = (
-            f"{plan.device}/{plan.precision}/workers={plan.workers}/threads={plan.intra_op_threads}"
-            f"/batch={b.max_batch_size}x{b.max_batch_tokens}"
-        )
+        self._plan_of = plan
 
-    def model_loaded(self, manifest: Manifest, provider: str) -> None:
+    def model_loaded(self, manifest: Manifest, provider: str, precision: str) -> None:
+        """`precision`: the variant really served (fp32 when an unverified one failed its check)."""
+        plan, batch = self._plan_of, self._plan_of.batch
+        described = (
+            f"{plan.device}/{precision}/workers={plan.workers}/threads={plan.intra_op_threads}"
+            f"/batch={batch.max_batch_size}x{batch.max_batch_tokens}"
+        )
         self.model.labels(
             manifest.model_version,
             ",".join(manifest.labels),
             provider,
             str(manifest.max_length),
-            self._plan,
+            described,
         ).set(1)
         for label in manifest.labels:
             self.predictions.labels(label)

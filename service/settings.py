@@ -70,6 +70,10 @@ class Settings(BaseSettings):
     precision: PrecisionChoice | None = None
     """Force one ONNX variant; by default the manifest's choice for the device."""
 
+    variant_tolerance: float = Field(default=0.02, ge=0)
+    """A variant not yet checked on this device (fp16 built without a GPU) serves only when its
+    scores stay within this of fp32's on check texts at start (same top labels); else fp32."""
+
     intra_op_threads: int = Field(default=0, ge=0)
     """ONNX Runtime threads per operator in each worker on CPU; 0 shares the usable cores among
     the workers (one each with the default one worker per core)."""

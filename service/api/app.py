@@ -66,7 +66,12 @@ def create_app(
     def load_onnx() -> Model:
         from service.backend.session import OnnxBackend
 
-        return OnnxBackend(settings.model_dir, plan, chunk_stride=settings.chunk_stride)
+        return OnnxBackend(
+            settings.model_dir,
+            plan,
+            chunk_stride=settings.chunk_stride,
+            variant_tolerance=settings.variant_tolerance,
+        )
 
     predictor = Predictor(
         plan,

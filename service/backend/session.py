@@ -15,13 +15,24 @@ from typing import Any, Literal
 
 import numpy as np
 
-from service.backend.artifact import ArtifactError, load_manifest
+from service.backend.artifact import ArtifactError, Precision, load_manifest
 from service.backend.device import CUDA
 from service.backend.plan import ExecutionPlan
 from service.backend.segmenter import Policy, Segmented, Segmenter
 from service.backend.tokenizer import TextEncoder
 
 log = logging.getLogger(__name__)
+
+# Texts of several kinds and lengths for checking a variant against fp32 at start.
+CHECK_TEXTS = (
+    "Stocks rally as the central bank holds interest rates steady",
+    "Striker scores twice as the champions extend their lead",
+    "New vaccine trial shows promise in early patients",
+    "Chip maker unveils a faster processor for phones and laptops",
+    "The service was slow and the food arrived cold, I will not order again",
+    "Parliament votes on the budget after a long night of debate in the capital",
+    "ok",
+)
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -44,7 +55,14 @@ class OnnxBackend:
     """Loads and checks the artifact, owns the session; `run` gives the model's scores
     (softmax probabilities). It runs the model where the execution plan says."""
 
-    def __init__(self, model_dir: Path, plan: ExecutionPlan, *, chunk_stride: int = 64) -> None:
+    def __init__(
+        self,
+        model_dir: Path,
+        plan: ExecutionPlan,
+        *,
+        chunk_stride: int = 64,
+        variant_tolerance: float = 0.02,
+    ) -> None:
         import onnxruntime as ort
 
         self.manifest = load_manifest(model_dir)
@@ -58,7 +76,9 @@ class OnnxBackend:
         options.add_session_config_entry(
             "session.intra_op.allow_spinning", "1" if plan.spin_wait else "0"
         )
-        self._session = self._open(model_dir, options)
+        self.precision: Precision = plan.precision
+        self.variant_note = ""
+        self._session = self._open(model_dir, options, self.precision)
         self.provider = self._session.get_providers()[0]
         if self.provider != plan.providers[0]:
             # The plan's probe found this provider working; a later failure is not silent.
@@ -75,12 +95,51 @@ class OnnxBackend:
         self._type_ids = "token_type_ids" in self.manifest.input_names
         self.labels = list(self.manifest.labels)
         self._io_binding = self.provider == CUDA
-        log.info("serving model %s on %s", self.manifest.model_version, self.provider)
+        self._check_unverified_variant(model_dir, options, variant_tolerance)
+        log.info(
+            "serving model %s on %s, variant %s",
+            self.manifest.model_version,
+            self.provider,
+            self.precision,
+        )
 
-    def _open(self, model_dir: Path, options: Any) -> Any:
+    def _check_unverified_variant(self, model_dir: Path, options: Any, tolerance: float) -> None:
+        """A variant not yet checked on this device (fp16 built without a GPU) is compared with
+        fp32 on real texts before the server says it is ready; beyond `tolerance` (largest
+        score difference) or on a different top label, fp32 serves instead."""
+        variant = self.manifest.variants[self.precision]
+        if self.precision == "fp32" or self.device in variant.verified_on:
+            return
+        candidate = self.run_texts(CHECK_TEXTS)
+        chosen: Precision = self.precision
+        self._session = self._open(model_dir, options, "fp32")
+        self.precision = "fp32"
+        reference = self.run_texts(CHECK_TEXTS)
+        diff = float(np.abs(candidate - reference).max())
+        agree = bool((candidate.argmax(axis=1) == reference.argmax(axis=1)).all())
+        if agree and diff <= tolerance:
+            self._session, self.precision = self._open(model_dir, options, chosen), chosen
+            self.variant_note = f"{chosen} checked on {self.device}: max score diff {diff:.2g}"
+            log.info("%s", self.variant_note)
+            return
+        self.variant_note = (
+            f"{chosen} disagrees with fp32 on {self.device} (max score diff {diff:.2g}, "
+            f"top labels {'agree' if agree else 'differ'}): serving fp32"
+        )
+        log.warning("%s", self.variant_note)
+
+    def run_texts(self, texts: Sequence[str]) -> np.ndarray:
+        """Scores for `texts`, each run alone (no padding): the variant check's measure."""
+        rows = []
+        for ids in self.encoder.encode(texts):
+            feed = np.asarray([ids], dtype=np.int64)
+            rows.append(self.run(feed, np.ones_like(feed))[0])
+        return np.stack(rows)
+
+    def _open(self, model_dir: Path, options: Any, precision: Precision) -> Any:
         import onnxruntime as ort
 
-        file = self.manifest.variant_for(self.plan.device, self.plan.precision).file
+        file = self.manifest.variant_for(self.plan.device, precision).file
         try:
             session = ort.InferenceSession(
                 str(model_dir / file), sess_options=options, providers=list(self.plan.providers)

@@ -42,6 +42,11 @@ class Model(Protocol):
     provider: str
 
     @property
+    def precision(self) -> str:
+        """The ONNX variant really served."""
+        ...
+
+    @property
     def device(self) -> Literal["cpu", "cuda"]: ...
     def segment(self, texts: Sequence[str], policy: Policy) -> list[Segmented]: ...
     @property
@@ -59,7 +64,7 @@ class PredictorObserver(BatchObserver, Protocol):
     def text_lengths(self, lengths: Sequence[int], truncated: int) -> None: ...
     def predicted(self, labels: Sequence[str], scores: np.ndarray) -> None: ...
     def queued(self, seconds: float) -> None: ...
-    def model_loaded(self, manifest: Manifest, provider: str) -> None: ...
+    def model_loaded(self, manifest: Manifest, provider: str, precision: str) -> None: ...
     def readiness(self, ready: bool) -> None: ...
 
 
@@ -189,7 +194,7 @@ class Predictor:
         self._model = model
         if self.status == "loading":
             self.status = "ready"
-        self._observer.model_loaded(model.manifest, model.provider)
+        self._observer.model_loaded(model.manifest, model.provider, model.precision)
         self._observer.readiness(True)
         if self._board is not None:
             self._board.post_ready()
