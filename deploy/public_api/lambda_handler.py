@@ -102,7 +102,12 @@ def runtime_client(config: HandlerConfig) -> Any:
         read_timeout=config.invoke_timeout_s,
         retries={"total_max_attempts": 1, "mode": "standard"},
     )
-    return boto3.client("sagemaker-runtime", endpoint_url=config.runtime_url, config=client_config)
+    # Its own session, not boto3's process-wide default one that keeps the first credentials
+    # it found: a container keeps one Classifier anyway, tests build several.
+    session = boto3.session.Session()
+    return session.client(
+        "sagemaker-runtime", endpoint_url=config.runtime_url, config=client_config
+    )
 
 
 def _route(event: dict[str, Any]) -> tuple[str, str]:

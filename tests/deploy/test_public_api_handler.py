@@ -119,7 +119,7 @@ def test_a_headline_is_classified_through_the_signed_runtime(
     response = classifier(runtime_url)(
         rest_event("POST", "/classify", json.dumps({"text": "Stocks rally as rates hold"}))
     )
-    assert response["statusCode"] == 200
+    assert response["statusCode"] == 200, response
     [prediction] = answer(response)["predictions"]
     assert prediction["label"] in labels and 0.0 <= prediction["score"] <= 1.0
 
