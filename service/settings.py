@@ -57,6 +57,10 @@ class Settings(BaseSettings):
     )
     """Largest request body in MiB (SageMaker real-time endpoints allow 6); larger gets 413."""
 
+    max_stream_mb: float = Field(default=1024.0, gt=0)
+    """Largest JSON Lines or CSV body in MiB: one over 1 MiB is answered as a stream, chunk by
+    chunk (batch transform's mini-batches, asynchronous inference's payloads up to 1 GB)."""
+
     request_timeout_s: float = Field(
         default=50.0,
         gt=0,
@@ -148,3 +152,7 @@ class Settings(BaseSettings):
     @property
     def max_payload_bytes(self) -> int:
         return int(self.max_payload_mb * 1024 * 1024)
+
+    @property
+    def max_stream_bytes(self) -> int:
+        return int(self.max_stream_mb * 1024 * 1024)

@@ -182,12 +182,22 @@ def _decode_json(body: bytes, options: Options) -> list[str]:
     return _from_object(_loads(body, "body"), options, "body")
 
 
+def texts_of_line(line: bytes, options: Options, where: str) -> list[str]:
+    """The texts of one JSON Lines record (`{"inputs": ...}`, `{"text": ...}` or a bare string;
+    other fields, such as an id that batch transform joins on, are ignored)."""
+    value = _loads(line, where)
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict) and "text" in value and "inputs" not in value:
+        return _text_list(value["text"], f'{where}: "text"')
+    return _from_object(value, options, where)
+
+
 def _decode_jsonlines(body: bytes, options: Options) -> list[str]:
     texts: list[str] = []
     for number, line in enumerate(body.splitlines(), start=1):
         if line.strip():
-            where = f"line {number}"
-            texts.extend(_from_object(_loads(line, where), options, where))
+            texts.extend(texts_of_line(line, options, f"line {number}"))
     return texts
 
 
@@ -284,13 +294,21 @@ def _encode_jsonlines(preds: list[TextAnswer]) -> bytes:
     return b"".join(orjson.dumps(p) + b"\n" for p in preds)
 
 
+def csv_fields(answer: TextAnswer) -> list[str]:
+    """One text's CSV row: `label,score[,label,score...]` (a multi-label answer: every label
+    it scored, highest first)."""
+    if isinstance(answer, dict) and "scores" in answer:
+        answer = answer["scores"]
+    pairs = answer if isinstance(answer, list) else [answer]
+    return [field for p in pairs for field in (p["label"], repr(p["score"]))]
+
+
 def _encode_csv(preds: list[TextAnswer]) -> bytes:
     """One line per text: `label,score` (or `label,score,label,score,...` for several)."""
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
     for pred in preds:
-        pairs = pred if isinstance(pred, list) else [pred]
-        writer.writerow([field for p in pairs for field in (p["label"], repr(p["score"]))])
+        writer.writerow(csv_fields(pred))
     return out.getvalue().encode("utf-8")
 
 

@@ -9,10 +9,10 @@ import uuid
 
 import orjson
 from fastapi import APIRouter, Request
-from fastapi.responses import Response
+from fastapi.responses import Response, StreamingResponse
 from starlette.requests import ClientDisconnect
 
-from service.api import codecs
+from service.api import codecs, streaming
 from service.api.errors import PayloadTooLarge, status_of
 from service.core.errors import NotReady, ServingError
 from service.core.predictor import Predictor
@@ -82,58 +82,12 @@ async def ping(request: Request) -> Response:
 @router.post("/invocations")
 async def invocations(request: Request) -> Response:
     started = time.perf_counter()
-    state = request.app.state
-    predictor: Predictor = state.predictor
-    metrics: Metrics = state.metrics
-    settings: Settings = state.settings
+    metrics: Metrics = request.app.state.metrics
     headers = request.headers
     rid = headers.get("x-request-id") or uuid.uuid4().hex
     token = request_id.set(rid)
     try:
-        accept = codecs.negotiate(headers.get("accept"))
-        try:
-            predictor.admit()  # shed before reading, parsing and tokenizing the body
-        except ServingError:
-            await _discard_body(request)
-            raise
-        body = await _read_body(request, settings.max_payload_bytes)
-        options = codecs.Options()
-        attributes = headers.get(CUSTOM_ATTRIBUTES)
-        codecs.parse_custom_attributes(attributes, options)
-        decoded = codecs.decode(
-            headers.get("content-type"),
-            body,
-            options,
-            settings.max_texts_per_request,
-            settings.max_text_chars,
-        )
-        result = await predictor.predict(
-            decoded.texts, started + settings.request_timeout_s, options.truncation
-        )
-        if result.multi_label:
-            threshold = settings.threshold if options.threshold is None else options.threshold
-            answers = rank_multi_label(result.scores, result.labels, options.top_k, threshold)
-        else:
-            answers = rank(result.scores, result.labels, options.top_k, options.return_all_scores)
-        if options.details:
-            texts = result.texts
-            answers = with_details(
-                answers,
-                [t.tokens for t in texts],
-                [t.truncated for t in texts],
-                [len(t.windows) for t in texts],
-            )
-        out_headers = {
-            "x-request-id": rid,
-            "x-truncated-texts": str(result.truncated),
-            "x-tokenization-time": f"{result.tokenize_s * 1000:.3f}",
-            "x-queue-time": f"{result.queue_s * 1000:.3f}",
-            "x-inference-time": f"{result.inference_s * 1000:.3f}",
-        }
-        if attributes:
-            out_headers[CUSTOM_ATTRIBUTES] = attributes
-        response = Response(codecs.encode(accept, answers), 200, out_headers, media_type=accept)
-        metrics.texts_per_request.observe(len(decoded.texts))
+        response = await _invocations(request, rid, started)
     except ServingError as exc:
         status, kind = status_of(exc)
         log.warning("%d %s: %s", status, kind, exc.message)
@@ -146,6 +100,66 @@ async def invocations(request: Request) -> Response:
     metrics.requests.labels(str(response.status_code)).inc()
     metrics.request_seconds.observe(time.perf_counter() - started)
     return response
+
+
+async def _invocations(request: Request, rid: str, started: float) -> Response:
+    """Body to answers; raises ServingError for anything the client should hear about."""
+    state = request.app.state
+    predictor: Predictor = state.predictor
+    settings: Settings = state.settings
+    headers = request.headers
+    accept = codecs.negotiate(headers.get("accept"))
+    try:
+        predictor.admit()  # shed before reading, parsing and tokenizing the body
+    except ServingError:
+        await _discard_body(request)
+        raise
+    options = codecs.Options()
+    attributes = headers.get(CUSTOM_ATTRIBUTES)
+    codecs.parse_custom_attributes(attributes, options)
+    out_headers = {"x-request-id": rid}
+    if attributes:
+        out_headers[CUSTOM_ATTRIBUTES] = attributes
+    media = codecs.media_type(headers.get("content-type"))
+    if streaming.wants_stream(media, headers.get("content-length")):
+        whole = await streaming.read_once(request, settings.max_stream_bytes)
+        items = streaming.records(whole, media, options, settings.max_text_chars)
+        chunks = streaming.answer_stream(predictor, settings, items, options, accept)
+        return StreamingResponse(chunks, 200, out_headers, media_type=accept)
+    body = await _read_body(request, settings.max_payload_bytes)
+    decoded = codecs.decode(
+        headers.get("content-type"),
+        body,
+        options,
+        settings.max_texts_per_request,
+        settings.max_text_chars,
+    )
+    result = await predictor.predict(
+        decoded.texts, started + settings.request_timeout_s, options.truncation
+    )
+    if result.multi_label:
+        threshold = settings.threshold if options.threshold is None else options.threshold
+        answers = rank_multi_label(result.scores, result.labels, options.top_k, threshold)
+    else:
+        answers = rank(result.scores, result.labels, options.top_k, options.return_all_scores)
+    if options.details:
+        texts = result.texts
+        answers = with_details(
+            answers,
+            [t.tokens for t in texts],
+            [t.truncated for t in texts],
+            [len(t.windows) for t in texts],
+        )
+    out_headers.update(
+        {
+            "x-truncated-texts": str(result.truncated),
+            "x-tokenization-time": f"{result.tokenize_s * 1000:.3f}",
+            "x-queue-time": f"{result.queue_s * 1000:.3f}",
+            "x-inference-time": f"{result.inference_s * 1000:.3f}",
+        }
+    )
+    state.metrics.texts_per_request.observe(len(decoded.texts))
+    return Response(codecs.encode(accept, answers), 200, out_headers, media_type=accept)
 
 
 @router.get("/execution-parameters")

@@ -1,9 +1,12 @@
 """Texts to the token windows the model sees, under a long-text policy.
 
-One tokenizer pass per text gives everything: the ids the model takes (the start or the end of
-the text), whether the text was longer than the model's maximum, its full token count, and,
-for `chunk`, every window of the model's length overlapping its neighbour by `stride` tokens
-(the `tokenizers` library's overflowing encodings, special tokens added to each window).
+One tokenizer pass per text, without truncation, gives its full token count; a text longer
+than the model takes is then cut here: its special tokens (the `[CLS] ... [SEP]` or `<s> ...
+</s>` the tokenizer's post-processor puts around a single text) are kept, and the text between
+them keeps its start (`right`), its end (`left`), or is split into windows of the model's
+length overlapping by `stride` tokens (`chunk`), each wrapped in the same special tokens, as
+Hugging Face tokenizers' overflowing windows are. Cutting here, not in the tokenizer, keeps a
+very long text to one encoding instead of one per window.
 """
 
 from __future__ import annotations
@@ -38,39 +41,46 @@ class Segmenter:
     ) -> None:
         from tokenizers import Tokenizer
 
-        def load(side: Literal["right", "left"]) -> Any:
-            tokenizer = Tokenizer.from_file(str(tokenizer_file))
-            tokenizer.no_padding()
-            tokenizer.enable_truncation(max_length, stride=self.stride, direction=side)
-            return tokenizer
-
+        self._tokenizer: Any = Tokenizer.from_file(str(tokenizer_file))
+        self._tokenizer.no_padding()
+        self._tokenizer.no_truncation()
         self.max_length = max_length
-        self._specials = int(
-            Tokenizer.from_file(str(tokenizer_file)).num_special_tokens_to_add(False)
-        )
-        # Windows must advance: the overlap stays below the room a window has for text.
-        self.stride = max(0, min(stride, (max_length - self._specials) // 2))
+        room = max_length - int(self._tokenizer.num_special_tokens_to_add(False))
+        self._room = max(1, room)
+        # Windows must advance: the overlap stays below half a window's text.
+        self.stride = max(0, min(stride, self._room // 2))
         self.default_side = default_side
-        self._right = load("right")
-        self._left = load("left")
 
     def segment(self, texts: Sequence[str], policy: Policy) -> list[Segmented]:
-        tokenizer = self._left if policy == "left" else self._right
         if len(texts) == 1:
-            encodings = [tokenizer.encode(texts[0])]
+            encodings = [self._tokenizer.encode(texts[0])]
         else:
-            encodings = tokenizer.encode_batch(list(texts))
+            encodings = self._tokenizer.encode_batch(list(texts))
         return [self._one(encoding, policy) for encoding in encodings]
 
     def _one(self, encoding: Any, policy: Policy) -> Segmented:
         ids: list[int] = encoding.ids
-        overflow = encoding.overflowing
-        if not overflow:
+        if len(ids) <= self.max_length:
             return Segmented([ids], len(ids), False)
-        windows = [ids, *(o.ids for o in overflow)]
-        room = [len(w) - self._specials for w in windows]
-        # The first window's text, then each further window's text less the overlap.
-        tokens = room[0] + sum(r - self.stride for r in room[1:]) + self._specials
+        special = encoding.special_tokens_mask
+        head = _run_length(special)
+        tail = _run_length(special[::-1]) if head < len(ids) else 0
+        prefix, body, suffix = ids[:head], ids[head : len(ids) - tail], ids[len(ids) - tail :]
+        room = self._room
         if policy == "chunk":
-            return Segmented(windows, tokens, False)
-        return Segmented([ids], tokens, True)
+            step = room - self.stride
+            starts = range(0, max(1, len(body) - self.stride), step)
+            windows = [prefix + body[i : i + room] + suffix for i in starts]
+            return Segmented(windows, len(ids), False)
+        kept = body[-room:] if policy == "left" else body[:room]
+        return Segmented([prefix + kept + suffix], len(ids), True)
+
+
+def _run_length(flags: Sequence[int]) -> int:
+    """How many leading entries are 1."""
+    count = 0
+    for flag in flags:
+        if not flag:
+            break
+        count += 1
+    return count
