@@ -78,6 +78,11 @@ class Settings(BaseSettings):
     """A variant not yet checked on this device (fp16 built without a GPU) serves only when its
     scores stay within this of fp32's on check texts at start (same top labels); else fp32."""
 
+    memory_mb: int | None = Field(default=None, gt=0)
+    """Memory the server may use, in MiB; by default the container's cgroup limit. Automatic
+    workers are capped to what fits (a serverless endpoint's memory size: `deploy --serverless`
+    sets it)."""
+
     intra_op_threads: int = Field(default=0, ge=0)
     """ONNX Runtime threads per operator in each worker on CPU; 0 shares the usable cores among
     the workers (one each with the default one worker per core)."""

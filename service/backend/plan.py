@@ -22,6 +22,21 @@ log = logging.getLogger(__name__)
 MAX_AUTO_WORKERS = 64
 """The most processes `workers=0` starts: a 96-vCPU instance gets 64, one ONNX Runtime thread each."""
 
+# A worker's memory, measured (docs/serving.md): 190 MB resident for a 23 MB int8 graph after
+# warm-up up to 512 tokens, about 120 MB plus 3x the graph's size; the parent about 100 MB.
+WORKER_BASE_MB = 120.0
+WORKER_PER_MODEL_MB = 3.0
+PARENT_MB = 120.0
+MEMORY_SHARE = 0.8
+"""Of the container's memory, what the workers may plan to use; the rest is headroom for
+request bodies and the tokenizer."""
+
+
+def workers_for_memory(memory_mb: int, model_mb: float) -> int:
+    """How many workers fit in `memory_mb` (at least one)."""
+    per_worker = WORKER_BASE_MB + WORKER_PER_MODEL_MB * model_mb
+    return max(1, int((memory_mb * MEMORY_SHARE - PARENT_MB) // per_worker))
+
 
 @dataclass(frozen=True, slots=True)
 class BatchLimits:
@@ -119,6 +134,7 @@ def decide_plan(
     manifest: Manifest | None,
     *,
     single_process: bool = False,
+    model_mb: float = 0.0,
 ) -> ExecutionPlan:
     """The plan for these settings on this host. Without a manifest (the artifact cannot be
     read) it still decides, so the workers start and report the artifact's fault at /ping.
@@ -137,7 +153,13 @@ def decide_plan(
     if probe.cuda_unusable:
         note = f"CUDA fell back to CPU (listed but unusable); {note}"
     workers = 1 if single_process else settings.workers
-    workers = workers or (1 if name == "cuda" else min(probe.usable_cores, MAX_AUTO_WORKERS))
+    if not workers:
+        workers = 1 if name == "cuda" else min(probe.usable_cores, MAX_AUTO_WORKERS)
+        if probe.memory_mb is not None:
+            fit = workers_for_memory(probe.memory_mb, model_mb)
+            if fit < workers:
+                note = f"{note}; {fit} worker(s) fit in {probe.memory_mb} MB"
+                workers = fit
     threads = settings.intra_op_threads or max(1, probe.usable_cores // workers)
     return ExecutionPlan(
         device=name,
@@ -159,8 +181,17 @@ def plan_for(settings: Settings, *, single_process: bool = False) -> ExecutionPl
     except ArtifactError:
         manifest = None  # the worker's own load reports it (and /ping stays 503)
     fp32 = settings.model_dir / manifest.variants["fp32"].file if manifest else None
-    probe = probe_host(fp32, try_cuda=settings.device != "cpu")
+    probe = probe_host(fp32, try_cuda=settings.device != "cpu", memory_mb=settings.memory_mb)
+    # Memory caps CPU workers (one serves a GPU): sized by the graph a CPU worker loads.
+    cpu_graph = (
+        settings.model_dir / manifest.variant_for("cpu", settings.precision).file
+        if manifest and (settings.precision or "fp32") in manifest.variants
+        else fp32
+    )
+    model_mb = cpu_graph.stat().st_size / 1e6 if cpu_graph and cpu_graph.is_file() else 0.0
     try:
-        return decide_plan(settings, probe, manifest, single_process=single_process)
+        return decide_plan(
+            settings, probe, manifest, single_process=single_process, model_mb=model_mb
+        )
     except ArtifactError:  # e.g. a forced precision the artifact lacks: the worker reports it
         return decide_plan(settings, probe, None, single_process=single_process)

@@ -15,6 +15,9 @@ from service.backend.device import CUDA
 log = logging.getLogger(__name__)
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_MEMORY_MAX = Path("/sys/fs/cgroup/memory.max")
+CGROUP_V1_MEMORY_LIMIT = Path("/sys/fs/cgroup/memory/memory.limit_in_bytes")
+UNLIMITED_V1 = 1 << 60  # cgroup v1 reports "no limit" as a number near 2**63
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,6 +27,9 @@ class HostProbe:
     """ONNX Runtime's execution providers, CUDA removed when it is listed but does not work."""
     cuda_unusable: bool = False
     """CUDA was listed but a session could not run on it."""
+    memory_mb: int | None = None
+    """Memory this container may use (its cgroup limit, or what the settings say); None when
+    unbounded. A serverless endpoint's is the MemorySizeInMB it was created with."""
 
 
 def usable_cores() -> int:
@@ -40,22 +46,41 @@ def usable_cores() -> int:
     return cores
 
 
-def probe_host(model_file: Path | None, try_cuda: bool) -> HostProbe:
-    """Cores and providers; with `try_cuda` and CUDA listed, open `model_file` on it to see
-    whether it really runs there (once, in the parent, before any worker starts)."""
+def memory_limit_mb() -> int | None:
+    """The cgroup memory limit in MiB (`docker run --memory`, a serverless endpoint's memory
+    size), or None when there is none."""
+    for path in (CGROUP_MEMORY_MAX, CGROUP_V1_MEMORY_LIMIT):
+        try:
+            raw = path.read_text().strip()
+        except OSError:
+            continue
+        if raw.isdigit() and int(raw) < UNLIMITED_V1:
+            return int(raw) // (1024 * 1024)
+        return None
+    return None
+
+
+def probe_host(
+    model_file: Path | None, try_cuda: bool, memory_mb: int | None = None
+) -> HostProbe:
+    """Cores, memory and providers; with `try_cuda` and CUDA listed, open `model_file` on it to
+    see whether it really runs there (once, in the parent, before any worker starts).
+    `memory_mb`, when given (SERVE_MEMORY_MB), wins over the cgroup's limit."""
     import onnxruntime
 
     providers = tuple(onnxruntime.get_available_providers())
     cores = usable_cores()
+    memory = memory_mb or memory_limit_mb()
     if not try_cuda or CUDA not in providers:
-        return HostProbe(cores, providers)
+        return HostProbe(cores, providers, memory_mb=memory)
     if model_file is not None and _cuda_runs(model_file):
-        return HostProbe(cores, providers)
+        return HostProbe(cores, providers, memory_mb=memory)
     log.warning(
         "onnxruntime lists CUDAExecutionProvider but it cannot run here "
         "(no usable GPU or CUDA libraries): planning for CPU"
     )
-    return HostProbe(cores, tuple(p for p in providers if p != CUDA), cuda_unusable=True)
+    cpu_only = tuple(p for p in providers if p != CUDA)
+    return HostProbe(cores, cpu_only, cuda_unusable=True, memory_mb=memory)
 
 
 def _cuda_runs(model_file: Path) -> bool:

@@ -81,3 +81,33 @@ def _manifest() -> Manifest:
         variants=variants,
         device_variant={"cpu": "int8", "cuda": "fp16"},
     )
+
+
+def test_memory_caps_automatic_workers_as_on_a_serverless_endpoint() -> None:
+    """A 1 GB serverless endpoint with 6 vCPUs fits fewer workers than it has cores; the
+    container's limit (or SERVE_MEMORY_MB) decides, and explicit workers are honoured."""
+    from service.backend.plan import workers_for_memory
+
+    small = HostProbe(usable_cores=6, providers=(CPU,), memory_mb=1024)
+    plan = decide_plan(Settings(), small, _manifest(), model_mb=23.0)
+    assert plan.workers == workers_for_memory(1024, 23.0) == 3
+    assert "fit in 1024 MB" in plan.note and plan.intra_op_threads == 2
+    roomy = HostProbe(usable_cores=6, providers=(CPU,), memory_mb=6144)
+    assert decide_plan(Settings(), roomy, _manifest(), model_mb=23.0).workers == 6
+    assert decide_plan(Settings(workers=5), small, _manifest(), model_mb=23.0).workers == 5
+    assert workers_for_memory(256, 500.0) == 1  # never zero
+
+
+def test_memory_comes_from_the_cgroup_or_the_setting(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    limit = tmp_path / "memory.max"
+    monkeypatch.setattr(probe_module, "CGROUP_MEMORY_MAX", limit)
+    monkeypatch.setattr(probe_module, "CGROUP_V1_MEMORY_LIMIT", tmp_path / "absent")
+    limit.write_text(f"{2048 * 1024 * 1024}\n")
+    assert probe_module.memory_limit_mb() == 2048
+    limit.write_text("max\n")
+    assert probe_module.memory_limit_mb() is None
+    assert probe_module.probe_host(None, try_cuda=False, memory_mb=3072).memory_mb == 3072
+    monkeypatch.setenv("SERVE_MEMORY_MB", "4096")
+    assert Settings().memory_mb == 4096

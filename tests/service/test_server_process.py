@@ -194,3 +194,15 @@ def _gauge(exposition: str, name: str) -> float:
         if line.startswith(name + " "):
             return float(line.split()[1])
     return 0.0
+
+
+def test_serverless_memory_from_the_environment_sizes_the_workers(
+    tiny_artifact: Path, tmp_path: Path
+) -> None:
+    """SageMaker-style start with a small memory budget: one worker, however many cores."""
+    with serve_process(
+        tiny_artifact, tmp_path, sagemaker_style=True, SERVE_MEMORY_MB="400"
+    ) as server:
+        server.wait_for_ping()
+        assert httpx.post(f"{server.url}/invocations", json={"inputs": "hi"}).status_code == 200
+        assert "1 worker(s)" in server.output() and "fit in 400 MB" in server.output()
