@@ -176,8 +176,11 @@ def status(
     else:
         out.print(_endpoint_table(aws, described))
     if not as_json:
-        for url in lifecycle.public_urls(PublicClients(aws), endpoint):
+        urls = lifecycle.public_urls(PublicClients(aws), endpoint)
+        for url in urls or []:
             show("public API", url)
+        if urls is None:
+            show("public API", "unknown (the caller may not list API Gateway APIs)")
     if group:
         packages = aws.sagemaker.list_model_packages(
             ModelPackageGroupName=group, SortBy="CreationTime", SortOrder="Descending"

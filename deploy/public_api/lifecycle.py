@@ -196,13 +196,23 @@ def unexpose(clients: PublicClients, found: Found, console: Console) -> None:
         console.print(f"public API removed: {found.summary()}")
 
 
-def public_urls(clients: PublicClients, endpoint: str) -> list[str]:
-    """The URLs of the endpoint's public API (for `status`): APIs only, fewer calls than find."""
+def public_urls(clients: PublicClients, endpoint: str) -> list[str] | None:
+    """The URLs of the endpoint's public API (for `status`): APIs only, fewer calls than find.
+
+    None when the caller may not list API Gateway APIs (a deployer policy from before
+    `expose`): `status` says so instead of failing.
+    """
     names = Names(endpoint)
-    rest = [
-        item["id"]
-        for page in clients.rest.get_paginator("get_rest_apis").paginate()
-        for item in page["items"]
-        if _ours(item, names.api, "tags")
-    ]
-    return Found(names, rest_apis=rest, http_apis=_http_apis(clients, names)).urls(clients.region)
+    try:
+        rest = [
+            item["id"]
+            for page in clients.rest.get_paginator("get_rest_apis").paginate()
+            for item in page["items"]
+            if _ours(item, names.api, "tags")
+        ]
+        http = _http_apis(clients, names)
+    except ClientError as exc:
+        if exc.response.get("Error", {}).get("Code") in {"AccessDenied", "AccessDeniedException"}:
+            return None
+        raise
+    return Found(names, rest_apis=rest, http_apis=http).urls(clients.region)
