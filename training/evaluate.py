@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -23,6 +24,7 @@ def predict_logits(
     """Logits for `texts`, in order, with the model in eval mode on its own device."""
     model.eval()  # type: ignore[no-untyped-call]
     device = next(model.parameters()).device
+    accepted = set(inspect.signature(model.forward).parameters)
     chunks = []
     for start in range(0, len(texts), batch_size):
         batch = tokenizer(
@@ -32,7 +34,9 @@ def predict_logits(
             max_length=max_length,
             return_tensors="pt",
         ).to(device)
-        chunks.append(model(**batch).logits.float().cpu().numpy())
+        # A tokenizer may give inputs the model does not take (BERT's tokenizer on DistilBERT).
+        feeds = {k: v for k, v in batch.items() if k in accepted}
+        chunks.append(model(**feeds).logits.float().cpu().numpy())
     if not chunks:
         return np.zeros((0, model.config.num_labels), dtype=np.float32)
     return np.concatenate(chunks)

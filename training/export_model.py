@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import logging
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from transformers import (
@@ -125,7 +125,13 @@ def export_model(options: ExportModelOptions) -> ExportModelResult:
             verified_on=exported.verified_on,
             base_model=options.model,
             dataset={},
-            metrics={"export": {"parity": exported.parity, "notes": exported.notes}},
+            metrics={
+                "export": {
+                    "parity": exported.parity,
+                    "notes": exported.notes,
+                    "int8_settings": asdict(options.export.int8),
+                }
+            },
             quality_gate=QualityGate(),
             model_name=name,
             model_card_intro=(

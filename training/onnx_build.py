@@ -99,13 +99,17 @@ class Int8Settings:
     (docs/training.md, "The int8 table")."""
 
     method: Literal["dynamic", "static"] = "dynamic"
-    """dynamic: activation ranges per call; static: from calibration texts, fixed in the graph."""
-    per_channel: bool = False
-    """One weight scale per output channel instead of one per tensor."""
-    op_types: tuple[str, ...] = ()
-    """Operator types to quantise; () is ORT's default set (MatMul, Attention, Gather, ...)."""
+    """dynamic: activation ranges per call; static: from calibration texts, fixed in the graph
+    (measured worse here: 95-96% agreement with fp32, against 98.6-98.8% for the default)."""
+    per_channel: bool = True
+    """One weight scale per output channel instead of one per tensor: the largest gain."""
+    op_types: tuple[str, ...] = ("MatMul", "Attention")
+    """Operator types to quantise; () is ORT's default set, which also quantises the embedding
+    lookup (Gather) per tensor and costs accuracy; kept fp32, the file is ~36 MB larger."""
     source: Literal["fused", "raw"] = "fused"
     """Quantise the fused fp32 graph (ORT's Attention ops) or optimum's unfused export."""
+    calibration: Literal["minmax", "percentile", "entropy"] = "minmax"
+    """static only: how activation ranges are taken from the calibration texts."""
     calibration_size: int = 256
 
 
@@ -134,27 +138,44 @@ def quantize_int8(
             extra_options=extra,
         )
         return
+    from onnxruntime.quantization import CalibrationMethod
+
+    methods = {
+        "minmax": CalibrationMethod.MinMax,
+        "percentile": CalibrationMethod.Percentile,
+        "entropy": CalibrationMethod.Entropy,
+    }
     texts = list(calibration_texts)[: settings.calibration_size]
     quantize_static(
         source,
         out,
         _CalibrationFeeds(encoder, texts),
         quant_format=QuantFormat.QDQ,
-        activation_type=QuantType.QInt8,
+        # u8 activations, s8 weights: the combination ORT's x86 kernels are fast for.
+        activation_type=QuantType.QUInt8,
         weight_type=QuantType.QInt8,
         per_channel=settings.per_channel,
         op_types_to_quantize=op_types,
+        calibrate_method=methods[settings.calibration],
         extra_options=extra,
     )
 
 
 class _CalibrationFeeds:
-    """ORT's CalibrationDataReader protocol: one batch of graph inputs per get_next call."""
+    """ORT's CalibrationDataReader protocol: one batch of graph inputs per get_next call,
+    padded to max_length (the histogram calibrators need one shape for every batch)."""
 
     def __init__(self, encoder: TextEncoder, texts: list[str], batch: int = 16) -> None:
-        self._batches = iter(
-            [encoder.encode_feeds(texts[i : i + batch]) for i in range(0, len(texts), batch)]
-        )
+        def padded(chunk: list[str]) -> dict[str, np.ndarray]:
+            ids = encoder.encode(chunk)
+            longest = encoder.max_length
+            feeds = encoder.feeds([row + [encoder.pad_id] * (longest - len(row)) for row in ids])
+            if "attention_mask" in feeds:
+                for row, tokens in enumerate(ids):
+                    feeds["attention_mask"][row, len(tokens) :] = 0
+            return feeds
+
+        self._batches = iter([padded(texts[i : i + batch]) for i in range(0, len(texts), batch)])
 
     def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._batches, None)

@@ -22,7 +22,7 @@ from training.evaluate import (
     save_training_curves,
 )
 from training.export import ExportOptions, export_variants
-from training.finetune import TrainConfig, train
+from training.finetune import TrainConfig, TrainResult, train
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,23 @@ def calibration_sample(texts: list[str], seed: int, size: int = 256) -> list[str
     return [texts[i] for i in order]
 
 
+def run_from_checkpoint(options: RunOptions, checkpoint: Path) -> RunResult:
+    """Re-export a model an earlier run fine-tuned (same data and seed: same test split)."""
+    from transformers import AutoModelForSequenceClassification
+
+    splits = load_splits(
+        options.data,
+        text_column=options.text_column,
+        label_column=options.label_column,
+        seed=options.train.seed,
+        validation_fraction=options.validation_fraction,
+        test_fraction=options.test_fraction,
+    )
+    model = AutoModelForSequenceClassification.from_pretrained(checkpoint)
+    tokenizer = load_tokenizer(str(checkpoint))
+    return export_trained(model, tokenizer, splits, options, TrainResult())
+
+
 def run(options: RunOptions) -> RunResult:
     splits = load_splits(
         options.data,
@@ -85,8 +102,20 @@ def train_and_export(
     model: PreTrainedModel, tokenizer: PreTrainedTokenizerFast, splits: Splits, options: RunOptions
 ) -> RunResult:
     """Fine-tune, evaluate on the test split, export and check every variant, write the artifact."""
+    history = train(model, tokenizer, splits, options.train)
+    return export_trained(model, tokenizer, splits, options, history)
+
+
+def export_trained(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerFast,
+    splits: Splits,
+    options: RunOptions,
+    history: TrainResult,
+) -> RunResult:
+    """Evaluate a fine-tuned model on the test split, export and check it, write the artifact
+    (and the PyTorch checkpoint). `bench_train.py --from-checkpoint` re-exports this way."""
     config = options.train
-    history = train(model, tokenizer, splits, config)
     test_logits = predict_logits(
         model.cpu(), tokenizer, splits.test.texts, max_length=config.max_length
     )
@@ -134,7 +163,11 @@ def train_and_export(
                 "stopped_early": history.stopped_early,
                 "train_device": history.device,
                 "config": asdict(config),
-                "export": {"parity": exported.parity, "notes": exported.notes},
+                "export": {
+                    "parity": exported.parity,
+                    "notes": exported.notes,
+                    "int8_settings": asdict(options.export.int8),
+                },
             }
         )
         content = ArtifactContent(
