@@ -91,14 +91,15 @@ def check_texts(texts: list[str], tokenizer: PreTrainedTokenizerFast, max_length
     if texts:
         return texts
     headlines = list(sample_texts())
+    sizes = [len(ids) for ids in tokenizer(headlines, add_special_tokens=False)["input_ids"]]
     long_texts = []
     for start in range(LONG_TEXTS):
-        words: list[str] = []
-        for headline in headlines[start * 7 :] + headlines:
-            words.append(headline + ".")
-            if len(tokenizer(" ".join(words))["input_ids"]) > max_length + 8:
-                break
-        long_texts.append(" ".join(words))
+        parts, tokens, index = [], 0, start * 7
+        while tokens <= max_length + 8:  # cycles through the sample as often as it takes
+            parts.append(headlines[index % len(headlines)] + ".")
+            tokens += sizes[index % len(headlines)] + 1
+            index += 1
+        long_texts.append(" ".join(parts))
     return headlines[:120] + long_texts
 
 

@@ -143,3 +143,16 @@ def test_manifests_written_before_the_new_fields_still_load() -> None:
     assert manifest.variants["fp32"].verified_on == []
     with pytest.raises(ValueError, match="input_names"):
         Manifest.model_validate(old | {"input_names": ["input_ids", "position_ids"]})
+
+
+def test_default_check_texts_include_texts_the_model_must_truncate(bert_dir: Path) -> None:
+    from transformers import AutoTokenizer
+
+    from training.export_model import LONG_TEXTS, check_texts
+
+    tokenizer = AutoTokenizer.from_pretrained(bert_dir)  # type: ignore[no-untyped-call]
+    texts = check_texts([], tokenizer, 1000)  # longer than the 440-headline sample's cycle
+    lengths = [len(ids) for ids in tokenizer(texts)["input_ids"]]
+    assert sum(length > 1000 for length in lengths) == LONG_TEXTS
+    assert len(set(texts[-LONG_TEXTS:])) == LONG_TEXTS, "the long texts differ"
+    assert check_texts(["mine"], tokenizer, 1000) == ["mine"]
