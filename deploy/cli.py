@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from deploy.commands import models, operate, release
+from deploy.commands import models, operate, release, shadow, traffic
 from deploy.public_api import commands as public_api
 
 app = typer.Typer(
@@ -22,6 +22,12 @@ for command in (
     models.approve,
     release.deploy,
     release.rollback,
+    traffic.variants,
+    traffic.traffic,
+    shadow.shadow,
+    shadow.promote,
+    shadow.stop_shadow,
+    shadow.shadow_report,
     operate.autoscale,
     operate.status,
     operate.invoke,

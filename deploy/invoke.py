@@ -34,12 +34,21 @@ def body_for(texts: list[str], content_type: str) -> bytes:
     )
 
 
-def invoke(aws: Aws, endpoint: str, body: bytes, content_type: str, accept: str) -> Answer:
+def invoke(
+    aws: Aws,
+    endpoint: str,
+    body: bytes,
+    content_type: str,
+    accept: str,
+    target_variant: str | None = None,
+) -> Answer:
+    """One call; `target_variant` (TargetVariant) skips the weights and calls that variant."""
+    request = {"EndpointName": endpoint, "Body": body, "ContentType": content_type, "Accept": accept}
+    if target_variant:
+        request["TargetVariant"] = target_variant
     start = time.perf_counter()
     try:
-        response = aws.runtime.invoke_endpoint(
-            EndpointName=endpoint, Body=body, ContentType=content_type, Accept=accept
-        )
+        response = aws.runtime.invoke_endpoint(**request)
         payload = response["Body"].read().decode("utf-8", errors="replace")
     except ClientError as exc:
         error = exc.response.get("Error", {})

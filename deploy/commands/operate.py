@@ -12,6 +12,7 @@ from rich.table import Table
 from deploy import autoscale as scaling
 from deploy import config, teardown
 from deploy import invoke as runtime
+from deploy.commands.variant_table import variants_table
 from deploy.endpoint import describe_endpoint
 from deploy.errors import ConfigError, DeployError
 from deploy.options import (
@@ -25,6 +26,7 @@ from deploy.options import (
     show,
 )
 from deploy.public_api import lifecycle
+from deploy.variants import layout
 from deploy.public_api.clients import PublicClients
 
 Variant = Annotated[str, typer.Option(help="Production variant name.")]
@@ -108,11 +110,16 @@ def invoke(
         str, typer.Option(help="application/json, text/csv or application/jsonlines.")
     ] = "application/json",
     accept: Annotated[str, typer.Option(help="Response media type.")] = "application/json",
+    variant: Annotated[
+        str | None, typer.Option(help="Call this variant only (TargetVariant), not by weight.")
+    ] = None,
     region: Region = None,
     profile: Profile = None,
 ) -> None:
     """Call the endpoint through sagemaker-runtime; print the answer and the latency."""
     config.resource_name(endpoint, "--endpoint")
+    if variant is not None:
+        config.resource_name(variant, "--variant")
     if bool(text) == bool(body_file):
         raise ConfigError("give --text (repeatable) or --file")
     if body_file is not None:
@@ -122,7 +129,7 @@ def invoke(
     else:
         body = runtime.body_for(text or [], content_type)
     aws = connect(region, profile)
-    answer = runtime.invoke(aws, endpoint, body, content_type, accept)
+    answer = runtime.invoke(aws, endpoint, body, content_type, accept, variant)
     out.print(answer.body, markup=False, soft_wrap=True)
     show("latency", f"{answer.latency_ms:.1f} ms (client side, variant {answer.variant or '?'})")
 
@@ -162,11 +169,16 @@ def status(
     as_json: Annotated[
         bool, typer.Option("--json", help="Print DescribeEndpoint as JSON.")
     ] = False,
+    minutes: Annotated[
+        int, typer.Option(help="Variants' invocations, errors and latency over this many minutes.")
+    ] = 60,
     region: Region = None,
     profile: Profile = None,
 ) -> None:
-    """Show the endpoint (status, config, instances, image, autoscaling) and model packages."""
+    """Show the endpoint (status, config, instances, image, autoscaling), its variants side by
+    side with their recent CloudWatch numbers, and model packages."""
     config.resource_name(endpoint, "--endpoint")
+    config.positive(minutes, "--minutes", 1440)
     aws = connect(region, profile)
     described = describe_endpoint(aws, endpoint)
     if as_json:
@@ -175,6 +187,7 @@ def status(
         show("endpoint", f"{endpoint} does not exist")
     else:
         out.print(_endpoint_table(aws, described))
+        out.print(variants_table(aws, layout(aws, endpoint), minutes))
     if not as_json:
         urls = lifecycle.public_urls(PublicClients(aws), endpoint)
         for url in urls or []:

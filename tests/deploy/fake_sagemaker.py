@@ -16,6 +16,14 @@ endpoint rolls back as SageMaker's guardrails do, else the update goes on.
 
 CreateEndpointConfig fields moto drops (`MetricsConfig`, `ShadowProductionVariants`) are kept
 and returned by DescribeEndpointConfig, in the real API's shapes.
+
+Variants: DescribeEndpoint lists the serving config's shadow variants under
+`ShadowProductionVariants` (moto lists production variants only);
+UpdateEndpointWeightsAndCapacities keeps a variant's instance count when the request names
+none (moto blanks it), and is recorded; InvokeEndpoint honours `TargetVariant` as SageMaker
+does (the answer names that variant; an unknown one is a 400 ValidationError); and
+GetMetricData answers percentile statistics (`p50`, `p99`: nearest rank over the datapoints
+put), which moto leaves empty.
 A script is armed by the next create or update of that name (an update with no new script
 goes on with what is left of the current one); with no script, moto's instant behaviour is
 kept. The server runs in the test process (ThreadedMotoServer), so the patch
@@ -27,11 +35,15 @@ from __future__ import annotations
 from collections import defaultdict
 from typing import Any
 
-from moto.cloudwatch.models import cloudwatch_backends
+import math
+from urllib.parse import unquote
+
+from moto.cloudwatch.models import Statistics, cloudwatch_backends
 from moto.core.responses import ActionResult
 from moto.sagemaker.exceptions import ValidationError
-from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend
+from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
+from moto.sagemakerruntime.responses import SageMakerRuntimeResponse
 
 
 class Scripts:
@@ -42,6 +54,8 @@ class Scripts:
         self.update_calls: list[dict[str, Any]] = []
         self.config_calls: list[dict[str, Any]] = []
         self.config_extras: dict[str, dict[str, Any]] = {}
+        self.weight_calls: list[dict[str, Any]] = []
+        self.invocations: list[dict[str, Any]] = []  # endpoint and TargetVariant of each call
 
     def endpoint(self, name: str, *steps: str) -> None:
         self.endpoints[name] = list(steps)
@@ -56,6 +70,8 @@ class Scripts:
         self.update_calls.clear()
         self.config_calls.clear()
         self.config_extras.clear()
+        self.weight_calls.clear()
+        self.invocations.clear()
 
 
 SCRIPTS = Scripts()
@@ -87,9 +103,40 @@ def _apply(backend: Any, endpoint: FakeEndpoint, step: str) -> None:
     endpoint.endpoint_status = status
 
 
+def _shadow_summaries(backend: Any, config_name: str) -> list[dict[str, Any]]:
+    """DescribeEndpoint's ShadowProductionVariants for a config: weights and counts as set."""
+    shadows = SCRIPTS.config_extras.get(config_name, {}).get("ShadowProductionVariants", [])
+    return [
+        {
+            "VariantName": shadow["VariantName"],
+            "CurrentWeight": float(shadow.get("InitialVariantWeight", 1.0)),
+            "DesiredWeight": float(shadow.get("InitialVariantWeight", 1.0)),
+            "CurrentInstanceCount": int(shadow.get("InitialInstanceCount", 1)),
+            "DesiredInstanceCount": int(shadow.get("InitialInstanceCount", 1)),
+        }
+        for shadow in shadows
+    ]
+
+
+def _percentile(statistics: Any, stat: str) -> float | None:
+    """CloudWatch's pNN over the datapoints of a period (nearest rank)."""
+    values = sorted(statistics.metric_single_values_list)
+    if not values:
+        return None
+    rank = math.ceil(float(stat[1:]) / 100 * len(values))
+    return float(values[max(rank, 1) - 1])
+
+
 def install() -> list[tuple[type, str, Any]]:
     """Patch the classes; returns what to restore."""
-    saved = [
+    saved: list[tuple[type, str, Any]] = [
+        (
+            SageMakerModelBackend,
+            "update_endpoint_weights_and_capacities",
+            SageMakerModelBackend.update_endpoint_weights_and_capacities,
+        ),
+        (SageMakerRuntimeResponse, "invoke_endpoint", SageMakerRuntimeResponse.invoke_endpoint),
+        (Statistics, "get_statistics_for_type", Statistics.get_statistics_for_type),
         (SageMakerModelBackend, "describe_endpoint", SageMakerModelBackend.describe_endpoint),
         (SageMakerModelBackend, "create_endpoint", SageMakerModelBackend.create_endpoint),
         (
@@ -104,9 +151,54 @@ def install() -> list[tuple[type, str, Any]]:
         ),
         (SageMakerResponse, "create_endpoint_config", SageMakerResponse.create_endpoint_config),
     ]
+    update_weights, runtime_invoke, statistic = (entry[2] for entry in saved[:3])
     describe, create, describe_job, describe_config, create_config_action = (
-        entry[2] for entry in saved
+        entry[2] for entry in saved[3:]
     )
+
+    def update_endpoint_weights_and_capacities(
+        self: Any, endpoint_name: str, desired_weights_and_capacities: list[dict[str, Any]]
+    ) -> str:
+        SCRIPTS.weight_calls.append(
+            {
+                "EndpointName": endpoint_name,
+                "DesiredWeightsAndCapacities": desired_weights_and_capacities,
+            }
+        )
+        endpoint = self.endpoints.get(endpoint_name)
+        current = {v["VariantName"]: v for v in getattr(endpoint, "production_variants", [])}
+        filled = [
+            {
+                "DesiredInstanceCount": current.get(d.get("VariantName"), {}).get(
+                    "CurrentInstanceCount"
+                )
+            }
+            | {k: v for k, v in d.items() if v is not None}
+            for d in desired_weights_and_capacities
+        ]
+        return update_weights(self, endpoint_name, filled)  # type: ignore[no-any-return]
+
+    def invoke_endpoint_action(self: Any) -> Any:
+        endpoint = unquote(self.path.split("/")[2])  # POST /endpoints/NAME/invocations
+        target = self.headers.get("X-Amzn-SageMaker-Target-Variant")
+        SCRIPTS.invocations.append({"EndpointName": endpoint, "TargetVariant": target})
+        if target:
+            backend = sagemaker_backends[self.current_account][self.region]
+            served = backend.endpoints.get(endpoint)
+            names = {v["VariantName"] for v in getattr(served, "production_variants", [])}
+            if target not in names:
+                raise ValidationError(
+                    message=f"Endpoint {endpoint} has no production variant {target}."
+                )
+        status, headers, body = runtime_invoke(self)
+        if target:
+            headers["x-Amzn-Invoked-Production-Variant"] = target
+        return status, headers, body
+
+    def get_statistics_for_type(self: Any, stat: str) -> Any:
+        if stat.startswith("p") and stat[1:].replace(".", "", 1).isdigit():
+            return _percentile(self, stat)
+        return statistic(self, stat)
 
     def create_endpoint(self: Any, endpoint_name: str, **kwargs: Any) -> FakeEndpoint:
         endpoint = create(self, endpoint_name=endpoint_name, **kwargs)
@@ -121,7 +213,9 @@ def install() -> list[tuple[type, str, Any]]:
         steps = SCRIPTS.active.get(endpoint_name)
         if endpoint is not None and steps:
             _apply(self, endpoint, steps.pop(0))
-        return describe(self, endpoint_name)  # type: ignore[no-any-return]
+        described = dict(describe(self, endpoint_name))
+        shadows = _shadow_summaries(self, described["EndpointConfigName"])
+        return described | ({"ShadowProductionVariants": shadows} if shadows else {})
 
     def update_endpoint(
         self: Any,
@@ -182,6 +276,11 @@ def install() -> list[tuple[type, str, Any]]:
         return described | SCRIPTS.config_extras.get(endpoint_config_name, {})
 
     SageMakerModelBackend.create_endpoint = create_endpoint  # type: ignore[method-assign]
+    SageMakerModelBackend.update_endpoint_weights_and_capacities = (  # type: ignore[method-assign]
+        update_endpoint_weights_and_capacities
+    )
+    SageMakerRuntimeResponse.invoke_endpoint = invoke_endpoint_action  # type: ignore[method-assign]
+    Statistics.get_statistics_for_type = get_statistics_for_type  # type: ignore[method-assign]
     SageMakerModelBackend.describe_endpoint_config = describe_endpoint_config  # type: ignore[method-assign]
     SageMakerResponse.create_endpoint_config = create_endpoint_config_action  # type: ignore[method-assign]
     SageMakerModelBackend.describe_endpoint = describe_endpoint  # type: ignore[method-assign]
