@@ -19,6 +19,7 @@ from rich.console import Console
 from deploy import autoscale, names, observability
 from deploy.aws import Aws, tags
 from deploy.errors import DeployError
+from deploy.hosting_modes import Asynchronous, Hosting, RealTime, Serverless, mode_of
 from deploy.rollout import Rollout
 from deploy.storage import ModelData
 from deploy.waiting import Poll, wait_until_settled
@@ -43,6 +44,7 @@ class EndpointSpec:
     rollback_alarms: tuple[str, ...] = ()
     rollout: Rollout = field(default_factory=Rollout)
     metrics_frequency_s: int | None = None  # detailed observability on, publishing this often
+    hosting: Hosting = field(default_factory=RealTime)
 
 
 @dataclass(frozen=True)
@@ -56,7 +58,10 @@ class ModelSource:
 
     def container(self) -> dict[str, Any]:
         if self.package_arn:
-            return {"ModelPackageName": self.package_arn}
+            package: dict[str, Any] = {"ModelPackageName": self.package_arn}
+            if self.environment:  # a hosting mode's limits, over the package's own
+                package["Environment"] = dict(self.environment)
+            return package
         if not self.image or not self.data:
             raise DeployError("an image and model data (or --package) are required")
         container: dict[str, Any] = {"Image": self.image, **self.data.container_fields()}
@@ -85,7 +90,15 @@ def create_model(aws: Aws, name: str, role_arn: str, source: ModelSource, endpoi
     return name
 
 
-def create_endpoint_config(aws: Aws, name: str, model_name: str, spec: EndpointSpec) -> str:
+def _variant(model_name: str, spec: EndpointSpec) -> dict[str, Any]:
+    if isinstance(spec.hosting, Serverless):
+        # No instances, volumes, routing or startup timeouts: SageMaker runs the container on
+        # demand and gives it a fixed 3 minutes to answer /ping.
+        return {
+            "VariantName": spec.variant_name,
+            "ModelName": model_name,
+            "ServerlessConfig": spec.hosting.config(),
+        }
     variant: dict[str, Any] = {
         "VariantName": spec.variant_name,
         "ModelName": model_name,
@@ -98,11 +111,17 @@ def create_endpoint_config(aws: Aws, name: str, model_name: str, spec: EndpointS
     }
     if spec.volume_size_gb:
         variant["VolumeSizeInGB"] = spec.volume_size_gb
+    return variant
+
+
+def create_endpoint_config(aws: Aws, name: str, model_name: str, spec: EndpointSpec) -> str:
     request: dict[str, Any] = {
         "EndpointConfigName": name,
-        "ProductionVariants": [variant],
+        "ProductionVariants": [_variant(model_name, spec)],
         "Tags": tags(endpoint=spec.endpoint_name),
     }
+    if isinstance(spec.hosting, Asynchronous):
+        request["AsyncInferenceConfig"] = spec.hosting.config()
     if spec.metrics_frequency_s:
         request["MetricsConfig"] = observability.metrics_config(spec.metrics_frequency_s)
     if spec.capture_percent and spec.capture_uri:
@@ -164,11 +183,17 @@ class EndpointDeployer:
                 f"endpoint {name} is Failed ({existing.get('FailureReason', 'no reason given')}); "
                 f"SageMaker only allows deleting it: `python -m deploy delete {name}`"
             )
-        if autoscale.current(self.aws, name, spec.variant_name) is None:
-            return
         current = self.aws.sagemaker.describe_endpoint_config(
             EndpointConfigName=existing["EndpointConfigName"]
         )
+        if mode_of(current) != spec.hosting.mode:
+            raise DeployError(
+                f"endpoint {name} is hosted {mode_of(current)}; SageMaker cannot move it to "
+                f"{spec.hosting.mode} in place: deploy under another --endpoint, or "
+                f"`python -m deploy delete --endpoint {name}` first"
+            )
+        if autoscale.current(self.aws, name, spec.variant_name) is None:
+            return
         types = {v["InstanceType"] for v in current["ProductionVariants"] if "InstanceType" in v}
         if types and spec.instance_type not in types:
             raise DeployError(

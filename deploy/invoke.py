@@ -41,11 +41,15 @@ def invoke(
     content_type: str,
     accept: str,
     target_variant: str | None = None,
+    component: str | None = None,
 ) -> Answer:
-    """One call; `target_variant` (TargetVariant) skips the weights and calls that variant."""
+    """One call; `target_variant` (TargetVariant) skips the weights and calls that variant;
+    `component` names the inference component an endpoint of components must be told."""
     request = {"EndpointName": endpoint, "Body": body, "ContentType": content_type, "Accept": accept}
     if target_variant:
         request["TargetVariant"] = target_variant
+    if component:
+        request["InferenceComponentName"] = component
     start = time.perf_counter()
     try:
         response = aws.runtime.invoke_endpoint(**request)

@@ -11,11 +11,14 @@ from dataclasses import dataclass, field
 from botocore.exceptions import ClientError
 from rich.console import Console
 
-from deploy import alarms, autoscale, names, observability
+from deploy import alarms, autoscale, inference_components, names, observability
 from deploy.aws import Aws
 from deploy.config import ECR_IMAGE, split_s3_uri
 from deploy.endpoint import describe_endpoint
 from deploy.storage import ModelData
+from deploy.waiting import Poll
+
+COMPONENT_POLL = Poll(interval_s=5, timeout_s=1200)
 
 
 @dataclass
@@ -29,6 +32,7 @@ class Plan:
     data_uris: set[str] = field(default_factory=set)
     alarms: list[str] = field(default_factory=list)
     dashboards: list[str] = field(default_factory=list)
+    components: list[str] = field(default_factory=list)  # inference components, deleted first
 
     @property
     def empty(self) -> bool:
@@ -77,6 +81,7 @@ def make_plan(aws: Aws, endpoint: str, variant: str = "AllTraffic") -> Plan:
     plan.endpoint_exists = describe_endpoint(aws, endpoint) is not None
     if plan.endpoint_exists:
         plan.autoscaling = autoscale.current(aws, endpoint, variant) is not None
+        plan.components = inference_components.components_of(aws, endpoint)
     sm = aws.sagemaker
     plan.configs = _names(
         sm.get_paginator("list_endpoint_configs").paginate(NameContains=names.head(endpoint)),
@@ -108,6 +113,8 @@ def execute(aws: Aws, plan: Plan, images: bool, artifacts: bool, console: Consol
     if plan.autoscaling:
         autoscale.disable(aws, plan.endpoint, "AllTraffic")
         console.print("autoscaling removed")
+    # SageMaker refuses to delete an endpoint that still hosts components.
+    inference_components.remove(aws, plan.components, console, COMPONENT_POLL)
     if plan.endpoint_exists:
         sm.delete_endpoint(EndpointName=plan.endpoint)
         console.print(f"endpoint {plan.endpoint} deleted")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated
 
@@ -131,7 +132,25 @@ def transform(
         int | None, typer.Option(help="Override the server's execution parameters.")
     ] = None,
     max_payload_mb: Annotated[
-        int | None, typer.Option(help="Override the server's execution parameters.")
+        int | None,
+        typer.Option(
+            help="Mini-batch size in MB (default: the server's /execution-parameters, 6)."
+        ),
+    ] = None,
+    split_type: Annotated[
+        str, typer.Option(help="Line (one record per line) or None (a file is one record).")
+    ] = "Line",
+    batch_strategy: Annotated[
+        str, typer.Option(help="MultiRecord (mini-batches) or SingleRecord.")
+    ] = "MultiRecord",
+    join_source: Annotated[
+        str, typer.Option(help="Input: join each answer to its input record (keeps ids).")
+    ] = "None",
+    input_filter: Annotated[
+        str | None, typer.Option(help="JSONPath of what the server sees, e.g. '$[1]' (CSV).")
+    ] = None,
+    output_filter: Annotated[
+        str | None, typer.Option(help="JSONPath of what is kept, e.g. '$[0,-2:]' (CSV).")
     ] = None,
     job_name: Annotated[
         str, typer.Option(help="Base of the job name (a version is appended).")
@@ -145,6 +164,19 @@ def transform(
     config.s3_uri(input_uri, "--input")
     if data_format not in batch.CONTENT_TYPES:
         raise ConfigError("--format must be jsonl or csv")
+    processing = batch.TransformSpec(  # the job's own checks, before any call
+        job_name=job_name,
+        model_name=job_name,
+        input_uri=input_uri,
+        output_uri=input_uri,
+        max_concurrent=max_concurrent,
+        max_payload_mb=max_payload_mb,
+        split_type=split_type,
+        batch_strategy=batch_strategy,
+        join_source=join_source,
+        input_filter=input_filter,
+        output_filter=output_filter,
+    )
     role = config.role_arn(role_arn)
     config.resource_name(job_name, "--job-name")
     name = names.versioned(job_name)
@@ -158,16 +190,14 @@ def transform(
     checked = source.checked()
     preflight_role(aws, role)
     create_model(aws, name, role, resolve_source(aws, checked), job_name)
-    spec = batch.TransformSpec(
+    spec = replace(
+        processing,
         job_name=name,
         model_name=name,
-        input_uri=input_uri,
         output_uri=output_uri,
         data_format=data_format,
         instance_type=fleet.instance_type,
         instance_count=fleet.instance_count,
-        max_concurrent=max_concurrent,
-        max_payload_mb=max_payload_mb,
         kms_key_id=checked.kms_key_id,
     )
     batch.run(aws, spec, waiting, out)

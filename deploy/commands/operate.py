@@ -12,6 +12,8 @@ from rich.table import Table
 from deploy import autoscale as scaling
 from deploy import config, teardown
 from deploy import invoke as runtime
+from deploy.commands.async_flags import HostingInvokeFlags
+from deploy.commands.flag_groups import grouped
 from deploy.commands.variant_table import variants_table
 from deploy.endpoint import describe_endpoint
 from deploy.errors import ConfigError, DeployError
@@ -26,8 +28,8 @@ from deploy.options import (
     show,
 )
 from deploy.public_api import lifecycle
-from deploy.variants import layout
 from deploy.public_api.clients import PublicClients
+from deploy.variants import layout
 
 Variant = Annotated[str, typer.Option(help="Production variant name.")]
 
@@ -100,6 +102,7 @@ def autoscale(
 
 
 @guarded
+@grouped(hosting=HostingInvokeFlags)
 def invoke(
     endpoint: Endpoint = DEFAULT_ENDPOINT,
     text: Annotated[list[str] | None, typer.Option(help="Text to classify (repeatable).")] = None,
@@ -113,13 +116,21 @@ def invoke(
     variant: Annotated[
         str | None, typer.Option(help="Call this variant only (TargetVariant), not by weight.")
     ] = None,
+    hosting: HostingInvokeFlags = HostingInvokeFlags(),
     region: Region = None,
     profile: Profile = None,
 ) -> None:
-    """Call the endpoint through sagemaker-runtime; print the answer and the latency."""
+    """Call the endpoint through sagemaker-runtime; print the answer and the latency
+    (`--async --input FILE`: through S3, waiting for the answer)."""
     config.resource_name(endpoint, "--endpoint")
     if variant is not None:
         config.resource_name(variant, "--variant")
+    if hosting.asynchronous:
+        if text or body_file:
+            raise ConfigError("--async sends --input FILE, not --text or --file")
+        request = hosting.request(endpoint, content_type, accept)
+        hosting.run(connect(region, profile), request)
+        return
     if bool(text) == bool(body_file):
         raise ConfigError("give --text (repeatable) or --file")
     if body_file is not None:
@@ -129,7 +140,7 @@ def invoke(
     else:
         body = runtime.body_for(text or [], content_type)
     aws = connect(region, profile)
-    answer = runtime.invoke(aws, endpoint, body, content_type, accept, variant)
+    answer = runtime.invoke(aws, endpoint, body, content_type, accept, variant, hosting.component)
     out.print(answer.body, markup=False, soft_wrap=True)
     show("latency", f"{answer.latency_ms:.1f} ms (client side, variant {answer.variant or '?'})")
 

@@ -10,10 +10,11 @@ from typing import Annotated
 import typer
 from botocore.exceptions import ClientError
 
-from deploy import alarms, config, ecr, invoke, observability, teardown
+from deploy import alarms, autoscale, config, ecr, invoke, observability, teardown
 from deploy.aws import Aws
 from deploy.commands.endpoint_flags import EndpointFlags, Fleet
 from deploy.commands.flag_groups import grouped
+from deploy.commands.hosting_flags import HostingFlags
 from deploy.commands.rollout_flags import RolloutFlags
 from deploy.commands.sources import (
     SourceFlags,
@@ -22,8 +23,10 @@ from deploy.commands.sources import (
     resolve_source,
     upload_artifact,
 )
-from deploy.endpoint import EndpointDeployer, EndpointSpec, describe_endpoint
+from deploy.endpoint import EndpointDeployer, EndpointSpec, ModelSource, describe_endpoint
 from deploy.errors import ConfigError, DeployError, explain
+from deploy.hosting_modes import Asynchronous, Components, Hosting, Serverless
+from deploy.inference_components import ComponentDeployer, component_name, prune_models
 from deploy.options import (
     DEFAULT_ENDPOINT,
     DEFAULT_PREFIX,
@@ -45,6 +48,7 @@ from deploy.options import (
     poll,
     show,
 )
+from deploy.waiting import Poll
 
 
 @guarded
@@ -92,7 +96,9 @@ def upload(
 
 
 @guarded
-@grouped(source=SourceFlags, fleet=Fleet, options=EndpointFlags, watch=RolloutFlags)
+@grouped(
+    source=SourceFlags, fleet=Fleet, options=EndpointFlags, watch=RolloutFlags, hosting=HostingFlags
+)
 def deploy(
     endpoint: Endpoint = DEFAULT_ENDPOINT,
     source: SourceFlags = SourceFlags(),
@@ -105,6 +111,7 @@ def deploy(
     fleet: Fleet = Fleet(),
     options: EndpointFlags = EndpointFlags(),
     watch: RolloutFlags = RolloutFlags(),
+    hosting: HostingFlags = HostingFlags(),
     keep_versions: Annotated[
         int, typer.Option(help="Versions (config + model) to keep for rollback; older are deleted.")
     ] = 3,
@@ -122,10 +129,17 @@ def deploy(
     role = config.role_arn(role_arn)
     config.positive(keep_versions, "--keep-versions", 100)
     waiting = poll(timeout, poll_interval)
-    spec = replace(
-        options.spec(endpoint, fleet, source.bucket, source.prefix),
-        rollout=watch.rollout().check(fleet.instance_count, timeout),
-        metrics_frequency_s=watch.metrics_frequency or None,
+    mode = hosting.hosting(
+        endpoint, fleet, source.bucket, source.prefix, source.artifact, source.kms_key_id
+    )
+    spec = _hosted(
+        replace(
+            options.spec(endpoint, fleet, source.bucket, source.prefix),
+            rollout=watch.rollout().check(fleet.instance_count, timeout),
+            metrics_frequency_s=watch.metrics_frequency or None,
+        ),
+        mode,
+        smoke_text,
     )
     if local_image and source.image:
         raise ConfigError("give --image or --local-image, not both")
@@ -138,14 +152,19 @@ def deploy(
         show("image", f"{pushed.uri} ({pushed.digest})")
         checked = checked.with_pushed_image(pushed.uri)
     model = resolve_source(aws, checked)
-    spec = _watched(aws, spec, watch)
+    # The mode's limits under the user's --env (which wins).
+    model = replace(model, environment=mode.environment() | (model.environment or {}))
+    if not isinstance(mode, Components):
+        spec = _watched(aws, spec, watch)
 
-    def smoke(name: str) -> None:
+    def smoke(name: str, component: str | None = None) -> None:
         if smoke_text is None:
             return
         body = invoke.body_for([smoke_text], "application/json")
         try:
-            answer = invoke.invoke(aws, name, body, "application/json", "application/json")
+            answer = invoke.invoke(
+                aws, name, body, "application/json", "application/json", component=component
+            )
         except ClientError as exc:  # so that a failing call also rolls the update back
             raise DeployError(explain(exc)) from exc
         try:
@@ -156,11 +175,72 @@ def deploy(
             f"smoke test passed in {answer.latency_ms:.0f} ms: {answer.body[:200]}", markup=False
         )
 
+    if isinstance(mode, Components):
+        _deploy_component(aws, spec, model, role, mode, waiting, keep_versions)
+        smoke(endpoint, component_name(endpoint))
+        return
     final = EndpointDeployer(aws, out, waiting).deploy(spec, model, role, smoke)
     show("endpoint", f"{endpoint} InService on {final['EndpointConfigName']}")
+    if isinstance(mode, Asynchronous) and mode.autoscale:
+        autoscale.enable_backlog(aws, endpoint, spec.variant_name, mode)
+        show(
+            "autoscaling",
+            f"{mode.min_instances}-{mode.max_instances} instances on the backlog "
+            f"(target {mode.backlog_target:g} per instance)"
+            + (", back from zero when requests wait" if mode.min_instances == 0 else ""),
+        )
     pruned = teardown.prune(aws, endpoint, keep_versions, final["EndpointConfigName"])
     if pruned:
         out.print(f"removed {len(pruned)} old versions: {', '.join(pruned)}", markup=False)
+
+
+def _hosted(spec: EndpointSpec, mode: Hosting, smoke_text: str | None) -> EndpointSpec:
+    """The spec for its hosting mode; refuses what SageMaker would refuse for the mode."""
+    if isinstance(mode, Asynchronous) and smoke_text is not None:
+        raise ConfigError("--smoke-text calls InvokeEndpoint; test an --async endpoint with "
+                          "`python -m deploy invoke --async --input FILE`")  # fmt: skip
+    if isinstance(mode, Serverless):
+        if spec.capture_percent:
+            raise ConfigError("--capture-percent: serverless endpoints have no data capture")
+        # No detailed observability (no instances to scrape), so no server-health alarm.
+        return replace(spec, hosting=mode, metrics_frequency_s=None)
+    if isinstance(mode, Components):
+        if spec.capture_percent:
+            raise ConfigError("--capture-percent: not with --inference-component")
+        return replace(spec, hosting=mode, metrics_frequency_s=None)
+    return replace(spec, hosting=mode)
+
+
+def _deploy_component(
+    aws: Aws,
+    spec: EndpointSpec,
+    model: ModelSource,
+    role: str,
+    mode: Components,
+    waiting: Poll,
+    keep_versions: int,
+) -> None:
+    endpoint, component = ComponentDeployer(aws, out, waiting).deploy(spec, model, role, mode)
+    name = component["InferenceComponentName"]
+    copy = mode.compute()
+    show(
+        "component",
+        f"{name} InService: {mode.copies} copies of {component['Specification']['ModelName']}, "
+        f"{copy['NumberOfCpuCoresRequired']} cores and {copy['MinMemoryRequiredInMb']} MB each",
+    )
+    if mode.autoscale:
+        autoscale.enable_copies(aws, name, mode)
+        show(
+            "autoscaling",
+            f"{mode.min_copies}-{mode.max_copies} copies on {mode.invocations_target:g} "
+            f"invocations per copy a minute; instances {mode.min_instances}-{mode.max_instances}",
+        )
+    pruned = prune_models(
+        aws, spec.endpoint_name, keep_versions, component["Specification"]["ModelName"]
+    )
+    if pruned:
+        out.print(f"removed {len(pruned)} old models: {', '.join(pruned)}", markup=False)
+    show("endpoint", f"{spec.endpoint_name} {endpoint['EndpointStatus']}")
 
 
 def _watched(aws: Aws, spec: EndpointSpec, watch: RolloutFlags) -> EndpointSpec:

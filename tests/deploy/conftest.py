@@ -12,6 +12,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import boto3
+import fake_hosting
 import fake_sagemaker
 import pytest
 from deploy_helpers import (
@@ -25,12 +26,15 @@ from deploy_helpers import (
 )
 from moto.server import ThreadedMotoServer
 
+from loadtests.local_server import local_server
+from training.tiny_onnx_artifact import build_onnx_artifact
+
 TRUST_POLICY = Path(__file__).resolve().parents[2] / "deploy" / "iam" / "execution-role-trust.json"
 
 
 @pytest.fixture(scope="session")
 def moto_url() -> Iterator[str]:
-    saved = fake_sagemaker.install()
+    saved = fake_sagemaker.install() + fake_hosting.install()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()
     host, port = server.get_host_and_port()
@@ -47,6 +51,7 @@ def cloud(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
         urllib.request.Request(f"{moto_url}/moto-api/reset", method="POST"), timeout=10
     ).close()
     fake_sagemaker.SCRIPTS.clear()
+    fake_hosting.STATE.clear()
     for name in ("AWS_PROFILE", "AWS_DEFAULT_PROFILE", "AWS_SESSION_TOKEN", "DEPLOY_IMAGE"):
         monkeypatch.delenv(name, raising=False)
     environment = {
@@ -84,3 +89,13 @@ def cloud(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
 @pytest.fixture
 def artifact(tmp_path: Path) -> Path:
     return make_artifact(tmp_path / "artifact")
+
+
+@pytest.fixture(scope="session")
+def serving_container(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A real server on loopback for the stand-in to forward to (asynchronous inference), on a
+    torch-free tiny artifact built in about a second."""
+    model = build_onnx_artifact(tmp_path_factory.mktemp("serving-container") / "model")
+    log = tmp_path_factory.mktemp("serving-container-log") / "server.log"
+    with local_server(model, ready_timeout=120, log_path=log) as url:
+        yield url
