@@ -7,12 +7,12 @@ API's shapes. CloudWatch datapoints are put as SageMaker would publish them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 from deploy_helpers import IMAGE, Cloud, make_artifact, run_cli
+from sagemaker_publishes import put_variant_metrics
 
 from deploy import names
 
@@ -41,23 +41,6 @@ def _serve_two(cloud: Cloud, artifact: Path) -> dict[str, Any]:
     return dict(_sm(cloud).describe_endpoint_config(EndpointConfigName=serving))
 
 
-def put_variant_metrics(cloud: Cloud, variant: str, invocations: int, errors_5xx: int,
-                        latencies_us: list[float]) -> None:  # fmt: skip
-    """What SageMaker publishes per variant in AWS/SageMaker, two minutes ago."""
-    when = datetime.now(UTC) - timedelta(minutes=2)
-    dims = [{"Name": "EndpointName", "Value": "headline"}, {"Name": "VariantName", "Value": variant}]
-    data = [
-        {"MetricName": "Invocations", "Value": invocations},
-        {"MetricName": "Invocation4XXErrors", "Value": 0},
-        {"MetricName": "Invocation5XXErrors", "Value": errors_5xx},
-        *({"MetricName": "ModelLatency", "Value": us, "Unit": "Microseconds"} for us in latencies_us),
-    ]
-    cloud.client("cloudwatch").put_metric_data(  # type: ignore[attr-defined]
-        Namespace="AWS/SageMaker",
-        MetricData=[{**datum, "Dimensions": dims, "Timestamp": when} for datum in data],
-    )
-
-
 def test_two_variants_are_served_with_their_weights_and_instance_types(
     cloud: Cloud, artifact: Path
 ) -> None:
@@ -65,7 +48,10 @@ def test_two_variants_are_served_with_their_weights_and_instance_types(
     variants = {v["VariantName"]: v for v in config["ProductionVariants"]}
     assert (variants["A"]["InitialVariantWeight"], variants["B"]["InitialVariantWeight"]) == (3, 1)
     assert variants["A"]["InstanceType"] == "ml.c5.xlarge"
-    assert (variants["B"]["InstanceType"], variants["B"]["InitialInstanceCount"]) == ("ml.m5.xlarge", 2)
+    assert (variants["B"]["InstanceType"], variants["B"]["InitialInstanceCount"]) == (
+        "ml.m5.xlarge",
+        2,
+    )
     assert variants["A"]["ModelName"] != variants["B"]["ModelName"]
     assert config["MetricsConfig"]["EnableDetailedObservability"] is True
     # Both models are named after the endpoint, so `delete` removes them.
@@ -115,7 +101,12 @@ def test_traffic_refuses_unknown_variants_and_bad_weights(
 
 def test_traffic_never_leaves_every_variant_at_weight_zero(cloud: Cloud, artifact: Path) -> None:
     _serve_two(cloud, artifact)
-    assert run_cli("traffic", "--variant", "B", "--weight", "0", "--endpoint", "headline", *POLL).exit_code == 0
+    assert (
+        run_cli(
+            "traffic", "--variant", "B", "--weight", "0", "--endpoint", "headline", *POLL
+        ).exit_code
+        == 0
+    )
     result = run_cli("traffic", "--variant", "A", "--weight", "0", "--endpoint", "headline", *POLL)
     assert result.exit_code == 1
     assert "every production variant would have weight 0" in result.stderr
@@ -147,7 +138,15 @@ def test_status_shows_each_variant_side_by_side_with_its_recent_numbers(
             if line.startswith("│ A ") or line.startswith("│ B ")}  # fmt: skip
     cells = {name: [cell.strip() for cell in line.split("│")[1:-1]] for name, line in rows.items()}
     # variant, role, model, instances, weight, traffic, invocations, 4xx / 5xx, error %, p50 / p99
-    assert cells["A"][3:] == ["ml.c5.xlarge x 1", "3", "75.0%", "40", "0 / 2", "5.00", "20.0 / 40.0"]
+    assert cells["A"][3:] == [
+        "ml.c5.xlarge x 1",
+        "3",
+        "75.0%",
+        "40",
+        "0 / 2",
+        "5.00",
+        "20.0 / 40.0",
+    ]
     assert cells["B"][3:] == ["ml.m5.xlarge x 2", "1", "25.0%", "10", "0 / 0", "0.00", "5.0 / 7.0"]
 
 
