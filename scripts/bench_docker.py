@@ -1,9 +1,13 @@
-"""Image sizes and cold start (`docker run` to the first 200 from /ping) of the project's images.
+"""Image sizes and cold start (`docker run` to the first 200 from /ping) of the project's images,
+checked against SageMaker Serverless Inference's limits.
 
     python scripts/bench_docker.py --artifact artifacts/default [--runs 3] [--no-train-image]
 
 Builds the CPU serving image (and the training image, for its size) with the tags Compose uses,
-then starts the serving image the way SageMaker does, `runs` times, with the given artifact.
+then starts the serving image the way SageMaker does, `runs` times, with the given artifact:
+unconstrained, and as the smallest serverless endpoint runs it (`--memory 1g --cpus 1`; the
+server sizes its workers to the container's memory limit). The serverless table compares the
+image size, the cold start and the memory used after the first invocation with the limits.
 Needs a running Docker daemon and the base images (pulled, or the stand-ins CI makes).
 """
 
@@ -26,6 +30,12 @@ from loadtests.local_server import ServerError, free_port, server_process  # noq
 
 SERVE_TAG = "headline-serve:latest"
 TRAIN_TAG = "headline-serve-train:latest"
+
+# SageMaker Serverless Inference: the image at most 10 GB uncompressed; 1024-6144 MB of memory;
+# the model downloaded and /ping answering 200 within 3 minutes of the start.
+SERVERLESS_IMAGE_MB = 10_000
+SERVERLESS_PING_S = 180.0
+SMALLEST_SERVERLESS = ("--memory", "1g", "--cpus", "1")
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
@@ -54,11 +64,24 @@ def size_mb(tag: str) -> float:
     return int(json.loads(docker("image", "inspect", tag))[0]["Size"]) / 1e6
 
 
-def cold_start(artifact: Path, port: int, timeout: float = 120) -> tuple[float, float]:
-    """Seconds from `docker run` to the first 200 /ping, and the first invocation's latency."""
+def memory_used_mb(name: str) -> float:
+    """The container's memory use now (`docker stats`), in MB."""
+    used = docker("stats", "--no-stream", "--format", "{{.MemUsage}}", name).split("/")[0].strip()
+    units = {"KiB": 1024 / 1e6, "MiB": 1.048576, "GiB": 1073.741824, "B": 1e-6}
+    for unit, factor in units.items():
+        if used.endswith(unit):
+            return float(used.removesuffix(unit)) * factor
+    raise BenchError(f"cannot read docker stats: {used!r}")
+
+
+def cold_start(
+    artifact: Path, port: int, limits: tuple[str, ...] = (), timeout: float = 240
+) -> tuple[float, float, float]:
+    """Seconds from `docker run` to the first 200 /ping, the first invocation's latency, and the
+    memory the container uses after it (MB). `limits`: docker run's resource flags."""
     name = f"bench-cold-start-{os.getpid()}-{port}"
     command = [
-        "docker", "run", "--rm", "--name", name,
+        "docker", "run", "--rm", "--name", name, *limits,
         "-v", f"{artifact.resolve()}:/opt/ml/model:ro", "-p", f"127.0.0.1:{port}:8080",
         SERVE_TAG, "serve",
     ]  # fmt: skip
@@ -76,9 +99,26 @@ def cold_start(artifact: Path, port: int, timeout: float = 120) -> tuple[float, 
             sent = time.monotonic()
             with _OPENER.open(request, timeout=30) as response:
                 response.read()
-            return ready, time.monotonic() - sent
+            first = time.monotonic() - sent
+            return ready, first, memory_used_mb(name)
     finally:
         subprocess.run(["docker", "rm", "-f", name], capture_output=True, check=False)
+
+
+def serverless_table(image_mb: float, ping_s: float, memory_mb: float) -> bool:
+    """Print the serving image against SageMaker Serverless Inference's limits; True if it fits."""
+    rows = [
+        ("image size, uncompressed", f"<= {SERVERLESS_IMAGE_MB:,} MB", f"{image_mb:,.0f} MB",
+         image_mb <= SERVERLESS_IMAGE_MB),
+        ("cold start: run -> /ping 200", f"<= {SERVERLESS_PING_S:.0f} s",
+         f"{ping_s:.2f} s (median, 1 GB, 1 CPU)", ping_s <= SERVERLESS_PING_S),
+        ("memory after first invocation", "1,024-6,144 MB", f"{memory_mb:.0f} MB (of 1,024)",
+         memory_mb <= 1024),
+    ]  # fmt: skip
+    print(f"\n{'serverless limit':<32}{'limit':<18}{'measured':<38}fits")
+    for what, limit, measured, fits in rows:
+        print(f"{what:<32}{limit:<18}{measured:<38}{'yes' if fits else 'NO'}")
+    return all(fits for *_, fits in rows)
 
 
 def main() -> int:
@@ -100,13 +140,21 @@ def main() -> int:
 
         model_mb = sum(f.stat().st_size for f in args.artifact.iterdir() if f.is_file()) / 1e6
         print(f"\ncold start of {SERVE_TAG}, artifact {args.artifact} ({model_mb:.0f} MB)")
-        print(f"{'run':<6}{'docker run -> /ping 200 s':>28}{'first invocation ms':>22}")
-        readies = []
-        for run in range(1, args.runs + 1):
-            ready, first = cold_start(args.artifact, args.port or free_port())
-            readies.append(ready)
-            print(f"{run:<6}{ready:>28.2f}{first * 1000:>22.1f}")
-        print(f"{'median':<6}{statistics.median(readies):>28.2f}")
+        print(
+            f"{'container':<22}{'run':<5}{'docker run -> /ping 200 s':>27}"
+            f"{'first invocation ms':>21}{'memory MB':>11}"
+        )
+        medians: dict[str, tuple[float, float]] = {}
+        for label, limits in (("unconstrained", ()), ("1 GB, 1 CPU", SMALLEST_SERVERLESS)):
+            readies, memories = [], []
+            for run in range(1, args.runs + 1):
+                ready, first, memory = cold_start(args.artifact, args.port or free_port(), limits)
+                readies.append(ready)
+                memories.append(memory)
+                print(f"{label:<22}{run:<5}{ready:>27.2f}{first * 1000:>21.1f}{memory:>11.0f}")
+            medians[label] = (statistics.median(readies), max(memories))
+            print(f"{label:<22}{'med':<5}{medians[label][0]:>27.2f}")
+        serverless_table(size_mb(SERVE_TAG), *medians["1 GB, 1 CPU"])
     except BenchError as exc:
         print(f"bench-docker: {exc}", file=sys.stderr)
         return 1

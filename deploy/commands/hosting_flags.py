@@ -129,7 +129,11 @@ class HostingFlags:
                     "--serverless takes no --instance-type or --instance-count: serverless "
                     "endpoints run on CPU capacity SageMaker manages (no GPU)"
                 )
-            return Serverless(self.memory or 2048, self.max_concurrency or 20, self.provisioned)
+            return Serverless(
+                2048 if self.memory is None else self.memory,
+                20 if self.max_concurrency is None else self.max_concurrency,
+                self.provisioned,
+            )
         if self.asynchronous:
             output = self.output
             if output is None:
