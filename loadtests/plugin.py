@@ -23,7 +23,7 @@ from loadtests.shapes import ShapeError, ShapePlan, users_at
 from loadtests.slo import Observed, violations
 from loadtests.summary import EntryStats, run_summary
 from loadtests.traffic import TrafficError
-from loadtests.validation import server_timings
+from loadtests.validation import invoked_variant, server_timings
 
 logger = logging.getLogger("loadtests")
 
@@ -96,6 +96,7 @@ def record_samples(environment: Environment) -> samples.SampleLog:
             texts,
             users,
             server_timings(headers),
+            invoked_variant(headers) or str((context or {}).get("variant") or ""),
         )
 
     request_event: Any = environment.events.request
@@ -150,8 +151,9 @@ def write_report(
     log = _SAMPLE_LOGS.get(id(environment))
     frame = log.frame() if log else None
     made: list[str] = []
-    split = None
+    split = variants = None
     if frame is not None and not frame.empty:
+        variants = samples.per_variant(frame)
         frame.to_csv(report_dir / "samples.csv", index=False)
         charts.timeline_chart(samples.timeline(frame), report_dir / "timeline.png")
         made.append("timeline.png")
@@ -163,8 +165,9 @@ def write_report(
     errors = [(e.name, str(e.error), e.occurrences) for e in environment.stats.errors.values()]
     host = environment.host or getattr(environment.parsed_options, "endpoint_name", "") or ""
     text = run_summary(
-        f"Load test: {host}", entry_stats(environment), slo_violations, split, made, errors
-    )
+        f"Load test: {host}", entry_stats(environment), slo_violations, split, made, errors,
+        variants,
+    )  # fmt: skip
     path = report_dir / "summary.md"
     path.write_text(text, encoding="utf-8")
     logger.info("report written to %s", report_dir)

@@ -4,13 +4,19 @@ a server speaking the container contract.
 It does what matters to a load test of an endpoint: checks the SigV4 signature boto3 computed
 (recomputed with the same secret when given one), refuses bodies over 6 MiB, returns the
 container's body on success and maps a container 4xx/5xx to a 424 ModelError, as SageMaker does.
-Standard library and botocore only; one thread per connection.
+It serves one or several named production variants, each forwarding to its own server (or the
+same one): a request goes to the variant its `X-Amzn-SageMaker-Target-Variant` header names
+(an unknown one is a 400 ValidationError), else to one drawn by weight, and the answer names
+it in `x-Amzn-Invoked-Production-Variant` (on a ModelError too, so that a load test can
+attribute failures: a stand-in's choice). Standard library and botocore only; one thread per
+connection.
 """
 
 from __future__ import annotations
 
 import hmac
 import json
+import random
 import re
 import threading
 import urllib.error
@@ -34,11 +40,32 @@ _AUTH = re.compile(
 
 
 @dataclass(frozen=True)
+class EmulatedVariant:
+    name: str
+    upstream: str  # base URL of its container
+    weight: float = 1.0
+
+
+@dataclass(frozen=True)
 class EmulatorConfig:
     upstream: str  # base URL of the container, e.g. http://127.0.0.1:8080
     endpoint_name: str
     access_key: str | None = None
     secret_key: str | None = None  # when set, signatures are recomputed and must match
+    variants: tuple[EmulatedVariant, ...] = ()  # default: one, AllTraffic, on `upstream`
+
+    @property
+    def routes(self) -> tuple[EmulatedVariant, ...]:
+        return self.variants or (EmulatedVariant("AllTraffic", self.upstream),)
+
+
+def parse_variant(text: str) -> EmulatedVariant:
+    """`NAME=URL` or `NAME=URL@WEIGHT`, as `--variant` takes it."""
+    name, sep, rest = text.partition("=")
+    url, _, weight = rest.partition("@")
+    if not sep or not name or not url.startswith("http"):
+        raise ValueError(f"--variant {text!r}: expected NAME=URL[@WEIGHT]")
+    return EmulatedVariant(name, url.rstrip("/"), float(weight or 1))
 
 
 def signature_problem(
@@ -69,6 +96,9 @@ class _Handler(BaseHTTPRequestHandler):
     server: _EmulatorServer
     protocol_version = "HTTP/1.1"
     # Headers and body go out in two writes; with Nagle on, the second waits for the client's
+    # delayed ACK: ~40 ms added to every call on loopback.
+    disable_nagle_algorithm = True
+    # Headers and body go out in two writes; with Nagle on, the second waits for the client's
     # delayed ACK: ~40 ms added to every call on loopback (measured 47.9 -> 1.5 ms p50).
     disable_nagle_algorithm = True
 
@@ -84,10 +114,19 @@ class _Handler(BaseHTTPRequestHandler):
         self.wfile.write(body)
 
     def _error(
-        self, status: int, kind: str, message: str, extra: dict[str, Any] | None = None
+        self,
+        status: int,
+        kind: str,
+        message: str,
+        extra: dict[str, Any] | None = None,
+        headers: dict[str, str] | None = None,
     ) -> None:
         body = json.dumps({"message": message, **(extra or {})}).encode()
-        self._reply(status, body, {"Content-Type": "application/json", "x-amzn-ErrorType": kind})
+        self._reply(
+            status,
+            body,
+            {"Content-Type": "application/json", "x-amzn-ErrorType": kind, **(headers or {})},
+        )
 
     def do_POST(self) -> None:
         config = self.server.config
@@ -102,8 +141,15 @@ class _Handler(BaseHTTPRequestHandler):
             return self._error(403, "InvalidSignatureException", problem)
         if len(body) > MAX_PAYLOAD:
             return self._error(413, "ValidationError", "Request payload exceeds the 6 MiB limit.")
+        target = headers.get("x-amzn-sagemaker-target-variant")
+        variant = self.server.pick(target)
+        if variant is None:
+            return self._error(
+                400, "ValidationError", f"Endpoint {config.endpoint_name} has no variant {target}."
+            )
+        invoked = {"x-Amzn-Invoked-Production-Variant": variant.name}
         forward = urllib.request.Request(
-            f"{config.upstream}/invocations",
+            f"{variant.upstream}/invocations",
             data=body,
             method="POST",
             headers={
@@ -124,14 +170,13 @@ class _Handler(BaseHTTPRequestHandler):
                 "ModelError",
                 message,
                 {"OriginalStatusCode": error.code, "OriginalMessage": original},
+                invoked,
             )
         except OSError as error:
-            return self._error(424, "ModelError", f"Container did not answer: {error}")
-        self._reply(
-            200,
-            payload,
-            {"Content-Type": content_type, "x-Amzn-Invoked-Production-Variant": "AllTraffic"},
-        )
+            return self._error(
+                424, "ModelError", f"Container did not answer: {error}", None, invoked
+            )
+        self._reply(200, payload, {"Content-Type": content_type, **invoked})
 
 
 class _EmulatorServer(ThreadingHTTPServer):
@@ -140,6 +185,16 @@ class _EmulatorServer(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], config: EmulatorConfig) -> None:
         super().__init__(address, _Handler)
         self.config = config
+        self._random = random.Random()
+        self._lock = threading.Lock()
+
+    def pick(self, target: str | None) -> EmulatedVariant | None:
+        """The named variant (None if there is none), else one drawn by weight."""
+        routes = self.config.routes
+        if target:
+            return next((v for v in routes if v.name == target), None)
+        with self._lock:
+            return self._random.choices(routes, weights=[v.weight for v in routes])[0]
 
 
 @contextmanager
@@ -169,7 +224,13 @@ def main(argv: list[str] | None = None) -> int:
         description="Serve POST /endpoints/NAME/invocations on 127.0.0.1, forwarding to a server.",
     )
     parser.add_argument(
-        "--upstream", required=True, help="Base URL of the server, e.g. http://127.0.0.1:8080"
+        "--upstream", help="Base URL of the server, e.g. http://127.0.0.1:8080 (one variant)"
+    )
+    parser.add_argument(
+        "--variant",
+        action="append",
+        default=[],
+        help="NAME=URL[@WEIGHT]: a production variant and its server (repeatable)",
     )
     parser.add_argument("--endpoint-name", default="local-endpoint")
     parser.add_argument("--port", type=int, default=8085)
@@ -178,8 +239,18 @@ def main(argv: list[str] | None = None) -> int:
         "--secret-key", default=None, help="Recompute and check signatures with this secret"
     )
     args = parser.parse_args(argv)
+    try:
+        variants = tuple(parse_variant(text) for text in args.variant)
+    except ValueError as error:
+        parser.error(str(error))
+    if not args.upstream and not variants:
+        parser.error("give --upstream or at least one --variant")
     config = EmulatorConfig(
-        args.upstream.rstrip("/"), args.endpoint_name, args.access_key, args.secret_key
+        (args.upstream or variants[0].upstream).rstrip("/"),
+        args.endpoint_name,
+        args.access_key,
+        args.secret_key,
+        variants,
     )
     print(
         f"SageMaker runtime stand-in on http://127.0.0.1:{args.port} (endpoint {args.endpoint_name})",

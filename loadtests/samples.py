@@ -17,7 +17,7 @@ import pandas as pd
 
 COLUMNS = (
     "time", "name", "latency_ms", "ok", "texts", "users",
-    "tokenization_ms", "queue_ms", "inference_ms",
+    "tokenization_ms", "queue_ms", "inference_ms", "variant",
 )  # fmt: skip
 SERVER_PARTS = ("tokenization_ms", "queue_ms", "inference_ms")
 _FLOAT_COLUMNS = ("time", "latency_ms", "texts", "users", *SERVER_PARTS)
@@ -41,6 +41,8 @@ class SampleLog:
         self._ok = array("b")
         self._name_index = array("H")
         self._names: dict[str, int] = {}
+        self._variant_index = array("H")
+        self._variants: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._ok)
@@ -54,7 +56,9 @@ class SampleLog:
         texts: int,
         users: int,
         timings: Mapping[str, float | None],
+        variant: str = "",
     ) -> None:
+        """`variant`: the production variant that answered ("" when unknown or not SageMaker)."""
         values = {"time": time, "latency_ms": latency_ms, "texts": texts, "users": users}
         for part in SERVER_PARTS:
             value = timings.get(part)
@@ -63,11 +67,14 @@ class SampleLog:
             store.append(values[column])
         self._ok.append(ok)
         self._name_index.append(self._names.setdefault(name, len(self._names)))
+        self._variant_index.append(self._variants.setdefault(variant, len(self._variants)))
 
     def frame(self) -> pd.DataFrame:
         names = np.array(list(self._names) or [""], dtype=object)
         columns: dict[str, object] = {name: np.array(store) for name, store in self._floats.items()}
         columns["name"] = names[np.array(self._name_index, dtype=np.intp)]
+        variants = np.array(list(self._variants) or [""], dtype=object)
+        columns["variant"] = variants[np.array(self._variant_index, dtype=np.intp)]
         columns["ok"] = np.array(self._ok, dtype=bool)
         frame = pd.DataFrame(columns, columns=list(COLUMNS))
         return frame.astype({"texts": "int64", "users": "int64"})
@@ -120,3 +127,26 @@ def split_percentiles(frame: pd.DataFrame) -> pd.DataFrame:
     table.columns = ["p50", "p95", "p99"]
     table["samples"] = ok[columns].count()
     return table.rename(index=_PART_NAMES)
+
+
+def per_variant(frame: pd.DataFrame) -> pd.DataFrame:
+    """One row per production variant that answered: requests, failures, share, req/s and
+    p50/p95/p99 ms over its successful requests. Empty unless some request named a variant."""
+    named = frame[frame["variant"] != ""]
+    if named.empty:
+        return pd.DataFrame(columns=["requests", "failures", "share", "rps", "p50", "p95", "p99"])
+    duration = max(float(frame["time"].max() - frame["time"].min()), 1e-9)
+    grouped = frame.groupby("variant")
+    ok = frame[frame["ok"]].groupby("variant")["latency_ms"]
+    table = pd.DataFrame(
+        {
+            "requests": grouped.size(),
+            "failures": grouped["ok"].apply(lambda ok: int((~ok.astype(bool)).sum())),
+            "share": 100 * grouped.size() / len(frame),
+            "rps": grouped.size() / duration,
+            "p50": ok.quantile(0.50),
+            "p95": ok.quantile(0.95),
+            "p99": ok.quantile(0.99),
+        }
+    )
+    return table.rename(index={"": "(unknown)"}).sort_index()

@@ -37,8 +37,10 @@ def run_summary(
     split: pd.DataFrame | None = None,
     charts: Sequence[str] = (),
     failures: Sequence[tuple[str, str, int]] = (),
+    variants: pd.DataFrame | None = None,
 ) -> str:
-    """Markdown; `slo_violations` None means no gate was set, [] means it passed."""
+    """Markdown; `slo_violations` None means no gate was set, [] means it passed; `variants`
+    (samples.per_variant) adds a table per production variant that answered."""
     lines = [f"# {title}", ""]
     if slo_violations is None:
         lines.append("SLO gate: not set.")
@@ -63,6 +65,16 @@ def run_summary(
             for e in entries
         ],
     )
+    if variants is not None and not variants.empty:
+        lines += ["", "Per production variant (from x-amzn-invoked-production-variant):", ""]
+        lines += _table(
+            ["variant", "requests", "failures", "share", "req/s", "p50 ms", "p95 ms", "p99 ms"],
+            [
+                (name, int(r.requests), int(r.failures), f"{r.share:.1f}%", f"{r.rps:.1f}",
+                 f"{r.p50:.0f}", f"{r.p95:.0f}", f"{r.p99:.0f}")
+                for name, r in variants.iterrows()
+            ],
+        )  # fmt: skip
     if split is not None and not split.empty:
         lines += [
             "",

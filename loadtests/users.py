@@ -17,7 +17,7 @@ from locust.contrib.fasthttp import FastHttpUser
 from loadtests.dataset import load_texts
 from loadtests.options import TrafficSettings, traffic_settings
 from loadtests.traffic import TrafficGenerator
-from loadtests.validation import InvalidResponse, check_predictions
+from loadtests.validation import InvalidResponse, check_predictions, invoked_variant
 
 # SageMaker real-time endpoints refuse request bodies over 6 MiB.
 SAGEMAKER_MAX_PAYLOAD = 6 * 1024 * 1024
@@ -107,7 +107,7 @@ class SageMakerUser(User):
     def invoke(self) -> None:
         call = self.traffic.next()
         started, start_time = time.perf_counter(), time.time()
-        outcome = self._invoke(call.content_type, call.body, len(call.texts))
+        outcome, variant = self._invoke(call.content_type, call.body, len(call.texts))
         length, error = (outcome, None) if isinstance(outcome, int) else (0, outcome)
         self.environment.events.request.fire(
             request_type="invoke_endpoint",
@@ -116,18 +116,20 @@ class SageMakerUser(User):
             response_time=(time.perf_counter() - started) * 1000,
             response_length=length,
             response=None,
-            context={"texts": len(call.texts)},
+            context={"texts": len(call.texts), "variant": variant},
             exception=error,
         )
 
-    def _invoke(self, content_type: str, body: bytes, texts: int) -> int | Exception:
-        """Bytes received on success, else the error to report (one line)."""
+    def _invoke(self, content_type: str, body: bytes, texts: int) -> tuple[int | Exception, str]:
+        """(bytes received on success, else the error to report in one line; the production
+        variant that answered, "" when the answer does not say)."""
         from botocore.exceptions import BotoCoreError, ClientError
 
         if len(body) > SAGEMAKER_MAX_PAYLOAD:
             return InvalidResponse(
                 f"body of {len(body)} bytes exceeds SageMaker's 6 MiB limit (not sent)"
-            )
+            ), ""
+        variant = ""
         try:
             answer = self.runtime.invoke_endpoint(
                 EndpointName=self.endpoint_name,
@@ -135,13 +137,15 @@ class SageMakerUser(User):
                 Accept="application/json",
                 Body=body,
             )
+            variant = str(answer.get("InvokedProductionVariant") or "")
             payload = answer["Body"].read()
             check_predictions(200, payload, texts, self.settings.labels)
         except ClientError as error:
+            headers = error.response.get("ResponseMetadata", {}).get("HTTPHeaders", {})
             details = error.response.get("Error", {})
             return InvalidResponse(
                 f"{details.get('Code', 'ClientError')}: {details.get('Message', '')}"[:200]
-            )
+            ), invoked_variant(headers) or ""
         except (BotoCoreError, InvalidResponse) as error:
-            return error
-        return len(payload)
+            return error, variant
+        return len(payload), variant

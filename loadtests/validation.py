@@ -20,6 +20,9 @@ TIMING_HEADERS = {
 }
 
 
+INVOKED_VARIANT_HEADER = "x-amzn-invoked-production-variant"
+
+
 class InvalidResponse(Exception):
     """The answer breaks the contract; the message is one short line for Locust's failure table."""
 
@@ -66,6 +69,12 @@ def parse_millis(value: str | None) -> float | None:
     except ValueError:
         return None
     return millis if math.isfinite(millis) and millis >= 0 else None
+
+
+def invoked_variant(headers: Mapping[str, str] | None) -> str | None:
+    """The production variant SageMaker says answered (`x-amzn-invoked-production-variant`)."""
+    lowered = {key.lower(): value for key, value in (headers or {}).items()}
+    return lowered.get(INVOKED_VARIANT_HEADER) or None
 
 
 def server_timings(headers: Mapping[str, str] | None) -> dict[str, float | None]:
