@@ -25,11 +25,15 @@ from pathlib import Path
 from typing import Any
 
 from bench_common import ROOT, all_cores, group_texts, load_texts
+from bench_models import bert_base_artifact
 from ceiling import Ceiling, CeilingRun
+from extra_points import bert_base, our_server, overload, print_bert_base, print_overload
 from load_client import WARM_UP_S, LoadError, LoadPoint, WrkClient, find_wrk, write_bodies
 from naive_server import naive_server
+from server_cpu import tree_cpu_seconds
+from sorted_ceiling import SortedRun, sorted_ceiling
 
-from loadtests.local_server import ServerError, local_server
+from loadtests.local_server import ServerError
 
 SERVER_KNOBS = ("SERVE_WORKERS", "SERVE_INTRA_OP_THREADS")
 
@@ -40,6 +44,7 @@ def run_points(
     client: WrkClient,
     args: argparse.Namespace,
     ceiling: Ceiling | None = None,
+    pid: int | None = None,
 ) -> list[dict[str, Any]]:
     """One wrk point per concurrency; with `ceiling`, in-process runs right before and after."""
     rows = []
@@ -52,7 +57,8 @@ def run_points(
         if ceiling:
             leader = ceiling.best().config
             before = ceiling.measure(leader, seconds, f"adjacent c={concurrency}, before")
-        point: LoadPoint = client.point(url, concurrency, args.duration)
+        cpu = (lambda: tree_cpu_seconds(pid)) if pid else None
+        point: LoadPoint = client.point(url, concurrency, args.duration, cpu)
         if ceiling:
             after = ceiling.measure(leader, seconds, f"adjacent c={concurrency}, after")
             adjacent = max(before, after, key=lambda run: run.rps)
@@ -93,11 +99,19 @@ def main() -> None:
         ceiling = Ceiling(model_dir, groups)
         for run in ceiling.search(args.duration, "search"):
             _print_ceiling(run)
+        batched = sorted_ceiling(model_dir, texts[:4000], args.duration)
+        for sorted_run in batched:
+            print(
+                f"  sorted batches of 32: {sorted_run.texts_per_s:8.1f} texts/s ({sorted_run.label()})",
+                file=sys.stderr,
+            )
+        overloaded: dict[str, Any] = {}
+        bert: dict[str, Any] = {}
         try:
-            with local_server(
-                model_dir, ready_timeout=300, log_path=Path(tmp) / "serve.log"
-            ) as url:
-                ours = run_points("serve", url, client, args, ceiling)
+            with our_server(model_dir, Path(tmp) / "serve.log") as server:
+                ours = run_points("serve", server.url, client, args, ceiling, server.process.pid)
+                if args.overload:
+                    overloaded = overload(server, texts, client, args.duration, Path(tmp))
             naive: list[dict[str, Any]] = []
             naive_dir = args.naive_dir or model_dir.with_name(model_dir.name + "-pytorch")
             if args.naive and naive_dir.is_dir():
@@ -105,6 +119,8 @@ def main() -> None:
                     naive = run_points("naive", url, client, args)
             elif args.naive:
                 print(f"  naive baseline skipped: {naive_dir} not found", file=sys.stderr)
+            if args.bert_base:
+                bert = bert_base(bert_base_artifact(), texts, client, args.duration, Path(tmp))
         except (ServerError, LoadError) as error:
             sys.exit(f"bench: {error}")
 
@@ -113,14 +129,22 @@ def main() -> None:
     for run in ceiling.search(args.duration, "search again"):
         _print_ceiling(run)
     best = ceiling.best()
-    print_table(best, ceiling, knobs, ours, naive)
+    top = max(batched, key=lambda run: run.texts_per_s)
+    print_table(best, ceiling, top, knobs, ours, naive)
+    if overloaded:
+        print_overload(overloaded)
+    if bert:
+        print_bert_base(bert)
     if args.json:
         figures = {
             "server_env": knobs,
             "ceiling": asdict(best),
             "ceiling_runs": [asdict(run) for run in ceiling.runs],
+            "sorted_ceiling": [asdict(run) for run in batched],
             "serve": ours,
             "naive": naive,
+            "overload": overloaded,
+            "bert_base": bert,
         }
         args.json.write_text(json.dumps(figures, indent=2))
 
@@ -137,6 +161,7 @@ def _print_ceiling(run: CeilingRun) -> None:
 def print_table(
     best: CeilingRun,
     ceiling: Ceiling,
+    top: SortedRun,
     knobs: dict[str, str],
     ours: list[dict[str, Any]],
     naive: list[dict[str, Any]],
@@ -151,7 +176,12 @@ def print_table(
     print(
         f"in-process ONNX Runtime ceiling: {best.rps:.1f} req/s, p50 {best.p50:.2f} ms per "
         f"request ({best.provider}, {best.config.label()}; best of intra-op threads "
-        f"{{{threads}}} × spin-wait {{off, on}} over every in-process run)\n"
+        f"{{{threads}}} × spin-wait {{off, on}} over every in-process run)"
+    )
+    print(
+        f"in-process sorted-batch ceiling: {top.texts_per_s:.1f} texts/s (texts sorted by "
+        f"length, batches of 32, tokenization + model + softmax timed; {top.label()}; best of "
+        f"threads {{{threads}}} × spin-wait {{off, on}})\n"
     )
     header = (
         "conc",
@@ -163,6 +193,8 @@ def print_table(
         "ping p99 ms",
         "vs best ceiling",
         "vs adjacent",
+        "vs sorted ceiling",
+        "CPU ms/req",
         "naive req/s",
         "naive p50",
         "vs naive",
@@ -183,6 +215,8 @@ def print_table(
             f"{row['ping_p99']:.1f}",
             f"{row['rps'] / best.rps:.0%}",
             f"{row['rps'] / adjacent['rps']:.0%}" if adjacent else "-",
+            f"{row['rps'] / top.texts_per_s:.0%}",
+            f"{row['cpu_ms_per_request']:.2f}",
             f"{base['rps']:.1f}" if base else "-",
             f"{base['p50']:.2f}" if base else "-",
             f"{row['rps'] / base['rps']:.2f}x" if base and base["rps"] else "-",
@@ -191,9 +225,12 @@ def print_table(
     c1 = next((row for row in ours if row["concurrency"] == 1), None)
     if c1:
         single = c1.get("adjacent_ceiling", {"p50": best.p50})["p50"]  # the run next to it
+        lone = min(ceiling.runs, key=lambda run: run.p50)
         print(
             f"\nconcurrency 1: server p50 {c1['p50']:.2f} ms vs in-process {single:.2f} ms "
-            f"(+{c1['p50'] - single:.2f} ms for HTTP, JSON and queueing)"
+            f"(+{c1['p50'] - single:.2f} ms for HTTP, JSON and queueing); vs the best "
+            f"in-process single request ({lone.p50:.2f} ms, {lone.config.label()}): "
+            f"{c1['p50'] / lone.p50:.2f}x"
         )
 
 
@@ -220,6 +257,15 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--texts", type=Path, help="CSV with a `text` column")
     parser.add_argument("--texts-per-request", type=int, default=1)
     parser.add_argument("--no-naive", dest="naive", action="store_false")
+    parser.add_argument(
+        "--no-overload", dest="overload", action="store_false", help="skip the 3x overload point"
+    )
+    parser.add_argument(
+        "--no-bert-base",
+        dest="bert_base",
+        action="store_false",
+        help="skip the BERT-base-sized model (built and exported once, ~2 min)",
+    )
     parser.add_argument("--json", type=Path, help="also write the figures to this file")
     args = parser.parse_args()
     if args.duration < 1:

@@ -13,7 +13,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -63,6 +63,8 @@ class LoadPoint:
     p99: float
     ping_p99: float
     ping_failures: int
+    cpu_ms_per_request: float = float("nan")
+    """The server's CPU time (every process) over the measured run, per request."""
 
 
 class WrkClient:
@@ -75,10 +77,19 @@ class WrkClient:
         # latencies; the default (2 s) is too short for the naive server at 64 connections.
         self.timeout_s = timeout_s
 
-    def point(self, url: str, concurrency: int, seconds: int) -> LoadPoint:
-        """A warm-up run, then the measured run with /ping probed every 0.1 s meanwhile."""
+    def point(
+        self,
+        url: str,
+        concurrency: int,
+        seconds: int,
+        cpu_seconds: Callable[[], float] | None = None,
+    ) -> LoadPoint:
+        """A warm-up run, then the measured run with /ping probed every 0.1 s meanwhile;
+        `cpu_seconds` (the server's CPU clock) is read around the measured run."""
         self._wrk(url, concurrency, WARM_UP_S, probe=False)
+        cpu_before = cpu_seconds() if cpu_seconds else 0.0
         figures, pings, ping_failures = self._wrk(url, concurrency, seconds, probe=True)
+        cpu = (cpu_seconds() - cpu_before) if cpu_seconds else float("nan")
         kinds = {kind: int(count) for kind, count in figures["errors"].items()}
         return LoadPoint(
             concurrency=concurrency,
@@ -92,6 +103,7 @@ class WrkClient:
             p99=float(figures["p99"]),
             ping_p99=percentiles(pings)["p99"],
             ping_failures=ping_failures,
+            cpu_ms_per_request=1000 * cpu / figures["requests"] if figures["requests"] else 0.0,
         )
 
     def _wrk(

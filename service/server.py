@@ -17,6 +17,7 @@ from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
 from service.api.app import create_app
 from service.backend.plan import ExecutionPlan, plan_for
+from service.busy_signal import BusySignal
 from service.logs import configure
 from service.metrics import shared_metrics_dir
 from service.settings import Settings
@@ -80,7 +81,12 @@ def _serve_workers(
         shared_metrics_dir(settings.metrics_dir) as metrics,
         tempfile.TemporaryDirectory() as board,
     ):
-        context = WorkerContext(settings, plan, board_dir=Path(board), metrics_dir=metrics)
+        busy = None
+        if plan.lone_request_threads > plan.intra_op_threads:
+            busy = BusySignal.create(Path(board) / "busy", 2 * plan.workers)
+        context = WorkerContext(
+            settings, plan, board_dir=Path(board), metrics_dir=metrics, busy_file=busy
+        )
         factory = functools.partial(worker_app, context.to_json())
         config = uvicorn.Config(factory, factory=True, workers=plan.workers, **options)
         sockets = _worker_sockets(listening or config.bind_socket(), plan.workers)

@@ -87,6 +87,11 @@ class Settings(BaseSettings):
     """ONNX Runtime threads per operator in each worker on CPU; 0 shares the usable cores among
     the workers (one each with the default one worker per core)."""
 
+    lone_request_threads: int = Field(default=0, ge=0)
+    """With several CPU workers: ONNX Runtime threads for a batch that runs while every other
+    worker is idle (a lone request gets the cores it can use); 0 means every usable core, 1
+    turns it off. Under load each worker keeps its share (`intra_op_threads`)."""
+
     spin_wait: bool = False
     """Let ONNX Runtime's CPU threads busy-wait between operators: a little faster with the cores
     to itself, much slower when it shares them with the HTTP loop (measured: docs/serving.md)."""

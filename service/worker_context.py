@@ -17,6 +17,7 @@ from service.settings import Settings
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from service.busy_signal import BusySignal
     from service.worker_board import WorkerBoard
 
 
@@ -28,6 +29,9 @@ class WorkerContext:
     """Readiness board shared by the workers (service/worker_board.py); None for one worker."""
     metrics_dir: Path | None = None
     """prometheus_client's multiprocess directory; None for one worker."""
+    busy_file: Path | None = None
+    """Which workers run a batch right now (service/busy_signal.py); None when the plan has
+    no lone-request session."""
 
     def board(self) -> WorkerBoard | None:
         from service.worker_board import WorkerBoard
@@ -36,6 +40,13 @@ class WorkerContext:
             return None
         return WorkerBoard(self.board_dir, self.plan.workers)
 
+    def busy_signal(self) -> BusySignal | None:
+        from service.busy_signal import BusySignal
+
+        if self.busy_file is None:
+            return None
+        return BusySignal(self.busy_file, 2 * self.plan.workers).claim()
+
     def to_json(self) -> str:
         return json.dumps(
             {
@@ -43,6 +54,7 @@ class WorkerContext:
                 "plan": self.plan.to_dict(),
                 "board_dir": str(self.board_dir) if self.board_dir else None,
                 "metrics_dir": str(self.metrics_dir) if self.metrics_dir else None,
+                "busy_file": str(self.busy_file) if self.busy_file else None,
             }
         )
 
@@ -55,6 +67,7 @@ class WorkerContext:
             plan=ExecutionPlan.from_dict(data["plan"]),
             board_dir=Path(data["board_dir"]) if data["board_dir"] else None,
             metrics_dir=Path(data["metrics_dir"]) if data["metrics_dir"] else None,
+            busy_file=Path(data["busy_file"]) if data.get("busy_file") else None,
         )
 
 

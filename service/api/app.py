@@ -71,6 +71,7 @@ def create_app(
             plan,
             chunk_stride=settings.chunk_stride,
             variant_tolerance=settings.variant_tolerance,
+            busy=context.busy_signal(),
         )
 
     predictor = Predictor(

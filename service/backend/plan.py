@@ -9,12 +9,13 @@ nothing else re-derives any of it.
 from __future__ import annotations
 
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
 from typing import Any, Literal
 
 from service.backend.artifact import ArtifactError, Manifest, Precision, load_manifest
 from service.backend.device import CPU, plan_device
-from service.backend.probe import HostProbe, probe_host
+from service.backend.probe import HostProbe, probe_host, single_text_ms
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -81,6 +82,9 @@ class ExecutionPlan:
     workers: int
     intra_op_threads: int
     spin_wait: bool
+    lone_request_threads: int
+    """Threads for a batch that runs while every other worker is idle; equal to
+    intra_op_threads when there is no second session (one worker, a GPU, or turned off)."""
     batch: BatchLimits
     usable_cores: int
     note: str
@@ -91,10 +95,16 @@ class ExecutionPlan:
         b = self.batch
         return (
             f"plan: {self.device} ({self.providers[0]}), variant {self.precision}, "
-            f"{self.workers} worker(s) x {self.intra_op_threads} thread(s) on "
+            f"{self.workers} worker(s) x {self.intra_op_threads} thread(s)"
+            f"{self._lone()} on "
             f"{self.usable_cores} usable core(s), batch <= {b.max_batch_size} texts / "
             f"{b.max_batch_tokens} tokens, wait {b.max_wait_s * 1000:g} ms; {self.note}"
         )
+
+    def _lone(self) -> str:
+        if self.lone_request_threads == self.intra_op_threads:
+            return ""
+        return f" ({self.lone_request_threads} when the other workers are idle)"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -161,6 +171,9 @@ def decide_plan(
                 note = f"{note}; {fit} worker(s) fit in {probe.memory_mb} MB"
                 workers = fit
     threads = settings.intra_op_threads or max(1, probe.usable_cores // workers)
+    lone = settings.lone_request_threads or probe.usable_cores
+    if name == "cuda" or workers == 1 or settings.spin_wait:
+        lone = threads  # nobody to share the cores with, or spinning threads would steal them
     return ExecutionPlan(
         device=name,
         providers=providers,
@@ -168,6 +181,7 @@ def decide_plan(
         workers=workers,
         intra_op_threads=threads,
         spin_wait=settings.spin_wait,
+        lone_request_threads=max(lone, threads),
         batch=batch_limits(settings, name),
         usable_cores=probe.usable_cores,
         note=note,
@@ -190,8 +204,38 @@ def plan_for(settings: Settings, *, single_process: bool = False) -> ExecutionPl
     )
     model_mb = cpu_graph.stat().st_size / 1e6 if cpu_graph and cpu_graph.is_file() else 0.0
     try:
-        return decide_plan(
+        plan = decide_plan(
             settings, probe, manifest, single_process=single_process, model_mb=model_mb
         )
     except ArtifactError:  # e.g. a forced precision the artifact lacks: the worker reports it
         return decide_plan(settings, probe, None, single_process=single_process)
+    if manifest and cpu_graph and settings.lone_request_threads == 0:
+        plan = _measure_lone_session(plan, cpu_graph, manifest.input_names)
+    return plan
+
+
+LONE_GAIN = 0.9
+"""A lone-request session is kept only when it runs a single text in under 90% of the time."""
+
+
+def _measure_lone_session(
+    plan: ExecutionPlan, model_file: Path, input_names: list[str]
+) -> ExecutionPlan:
+    """Every core helps a lone request only for a model big enough to split: measured here,
+    before any worker starts (a small model on a few cores runs a text faster on one)."""
+    if plan.lone_request_threads <= plan.intra_op_threads:
+        return plan
+    try:
+        share = single_text_ms(model_file, input_names, plan.intra_op_threads)
+        every = single_text_ms(model_file, input_names, plan.lone_request_threads)
+    except Exception as exc:  # a graph that does not load is the worker's to report
+        log.debug("lone-request timing failed: %r", exc)
+        return replace(plan, lone_request_threads=plan.intra_op_threads)
+    keep = every < LONE_GAIN * share
+    verdict = (
+        f"a lone text takes {every:.2f} ms on {plan.lone_request_threads} threads vs "
+        f"{share:.2f} ms on {plan.intra_op_threads}: lone-request session "
+        f"{'on' if keep else 'off'}"
+    )
+    lone = plan.lone_request_threads if keep else plan.intra_op_threads
+    return replace(plan, lone_request_threads=lone, note=f"{plan.note}; {verdict}")

@@ -60,9 +60,7 @@ def memory_limit_mb() -> int | None:
     return None
 
 
-def probe_host(
-    model_file: Path | None, try_cuda: bool, memory_mb: int | None = None
-) -> HostProbe:
+def probe_host(model_file: Path | None, try_cuda: bool, memory_mb: int | None = None) -> HostProbe:
     """Cores, memory and providers; with `try_cuda` and CUDA listed, open `model_file` on it to
     see whether it really runs there (once, in the parent, before any worker starts).
     `memory_mb`, when given (SERVE_MEMORY_MB), wins over the cgroup's limit."""
@@ -95,3 +93,38 @@ def _cuda_runs(model_file: Path) -> bool:
     except Exception:  # onnxruntime raises several unrelated types; any means "not usable"
         return False
     return bool(session.get_providers()[0] == CUDA)
+
+
+def single_text_ms(
+    model_file: Path, input_names: list[str], threads: int, length: int = 32
+) -> float:
+    """Median milliseconds of one text of `length` tokens through `model_file` with `threads`
+    intra-op threads (no spinning): what a lone request costs on this host."""
+    import time
+
+    import numpy as np
+    import onnxruntime
+
+    options = onnxruntime.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    session = onnxruntime.InferenceSession(
+        str(model_file), sess_options=options, providers=["CPUExecutionProvider"]
+    )
+    ids = np.full((1, length), 100, dtype=np.int64)
+    arrays = {
+        "input_ids": ids,
+        "attention_mask": np.ones_like(ids),
+        "token_type_ids": np.zeros_like(ids),
+    }
+    feeds = {name: arrays[name] for name in input_names}
+    for _ in range(3):
+        session.run(None, feeds)
+    times = []
+    for _ in range(15):
+        started = time.perf_counter()
+        session.run(None, feeds)
+        times.append(time.perf_counter() - started)
+    return 1000 * float(np.median(times))

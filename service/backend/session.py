@@ -11,7 +11,7 @@ import logging
 import time
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -33,6 +33,26 @@ CHECK_TEXTS = (
     "Parliament votes on the budget after a long night of debate in the capital",
     "ok",
 )
+
+
+class BusyFlags(Protocol):
+    """Which workers run a batch now (service.busy_signal.BusySignal)."""
+
+    def set_busy(self, busy: bool) -> None: ...
+    def others_busy(self) -> bool: ...
+
+
+def _session_options(threads: int, spin_wait: bool) -> Any:
+    import onnxruntime as ort
+
+    options = ort.SessionOptions()
+    options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
+    options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin_wait else "0")
+    return options
 
 
 def _sigmoid(logits: np.ndarray) -> np.ndarray:
@@ -62,20 +82,11 @@ class OnnxBackend:
         *,
         chunk_stride: int = 64,
         variant_tolerance: float = 0.02,
+        busy: BusyFlags | None = None,
     ) -> None:
-        import onnxruntime as ort
-
         self.manifest = load_manifest(model_dir)
         self.plan = plan
-        options = ort.SessionOptions()
-        options.graph_optimization_level = ort.GraphOptimizationLevel.ORT_ENABLE_ALL
-        options.execution_mode = ort.ExecutionMode.ORT_SEQUENTIAL
-        options.intra_op_num_threads = plan.intra_op_threads
-        options.inter_op_num_threads = 1
-        options.log_severity_level = 3
-        options.add_session_config_entry(
-            "session.intra_op.allow_spinning", "1" if plan.spin_wait else "0"
-        )
+        options = _session_options(plan.intra_op_threads, plan.spin_wait)
         self.precision: Precision = plan.precision
         self.variant_note = ""
         self._session = self._open(model_dir, options, self.precision)
@@ -95,7 +106,15 @@ class OnnxBackend:
         self._type_ids = "token_type_ids" in self.manifest.input_names
         self.labels = list(self.manifest.labels)
         self._io_binding = self.provider == CUDA
+        self._busy: BusyFlags | None = None
+        self._lone: Any = None
         self._check_unverified_variant(model_dir, options, variant_tolerance)
+        # A second session with every core, for batches that run while the other workers
+        # are idle (a lone request); threads park at once (no spinning) between runs.
+        self._busy = busy
+        if busy is not None and plan.lone_request_threads > plan.intra_op_threads:
+            lone_options = _session_options(plan.lone_request_threads, spin_wait=False)
+            self._lone = self._open(model_dir, lone_options, self.precision)
         log.info(
             "serving model %s on %s, variant %s",
             self.manifest.model_version,
@@ -179,25 +198,41 @@ class OnnxBackend:
             raise ArtifactError(f"{file}: {width} logits but {len(self.manifest.labels)} labels")
 
     def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+        busy = self._busy
+        if busy is None:
+            return self._run_on(self._session, input_ids, attention_mask)
+        alone = self._lone is not None and not busy.others_busy()
+        busy.set_busy(True)
+        try:
+            session = self._lone if alone else self._session
+            return self._run_on(session, input_ids, attention_mask)
+        finally:
+            busy.set_busy(False)
+
+    def _run_on(
+        self, session: Any, input_ids: np.ndarray, attention_mask: np.ndarray
+    ) -> np.ndarray:
         feeds: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
         if self._type_ids:
             feeds["token_type_ids"] = np.zeros_like(input_ids)
         if self._io_binding:
-            binding = self._session.io_binding()
+            binding = session.io_binding()
             for name, array in feeds.items():
                 binding.bind_cpu_input(name, array)
             binding.bind_output(self.manifest.output_name, "cpu")
-            self._session.run_with_iobinding(binding)
+            session.run_with_iobinding(binding)
             logits = binding.copy_outputs_to_cpu()[0]
         else:
-            logits = self._session.run([self.manifest.output_name], feeds)[0]
+            logits = session.run([self.manifest.output_name], feeds)[0]
         return self._finish(np.asarray(logits))
 
     def warm_up(self, lengths: Sequence[int], max_batch_size: int, max_batch_tokens: int) -> float:
         """Run every sequence-length bucket at batch 1 and at the largest batch it allows."""
         started = time.perf_counter()
+        sessions = [self._session] if self._lone is None else [self._session, self._lone]
         for length in lengths:
             for size in sorted({1, max(1, min(max_batch_size, max_batch_tokens // length))}):
                 ids = np.full((size, length), self.encoder.pad_id, dtype=np.int64)
-                self.run(ids, np.ones_like(ids))
+                for session in sessions:
+                    self._run_on(session, ids, np.ones_like(ids))
         return time.perf_counter() - started

@@ -31,6 +31,7 @@ def test_bench_serve_prints_a_table_with_no_errors(tiny_artifact: Path, tmp_path
             "--concurrency",
             "1,8",
             "--no-naive",
+            "--no-bert-base",
             "--json",
             str(figures),
         ],
@@ -47,12 +48,21 @@ def test_bench_serve_prints_a_table_with_no_errors(tiny_artifact: Path, tmp_path
     ), result.stdout
     ceiling_line = next(line for line in lines if line.startswith("in-process ONNX Runtime"))
     assert "spin-wait" in ceiling_line and "intra-op thread" in ceiling_line
-    rows = [line for line in lines if line.startswith("| ")]
+    start = next(i for i, line in enumerate(lines) if line.startswith("| conc | req/s"))
+    rows = []
+    for line in lines[start:]:  # the first table, up to its end
+        if not line.startswith("|"):
+            break
+        if line.startswith("| "):  # not the |---| line
+            rows.append(line)
     assert rows[0].startswith("| conc | req/s") and [r.split(" | ")[0] for r in rows[1:]] == [
         "| 1",
         "| 8",
     ]
     assert any(line.startswith("concurrency 1: server p50") for line in lines)
+    assert any(line.startswith("in-process sorted-batch ceiling:") for line in lines)
+    assert "vs sorted ceiling" in rows[0] and "CPU ms/req" in rows[0]
+    assert any(line.startswith("overload (64-text requests)") for line in lines)
 
     data = json.loads(figures.read_text())
     assert data["server_env"]["SERVE_INTRA_OP_THREADS"] == "1"
@@ -68,3 +78,8 @@ def test_bench_serve_prints_a_table_with_no_errors(tiny_artifact: Path, tmp_path
     tried = {(run["threads"], run["spin_wait"]) for run in data["ceiling_runs"]}
     assert {(1, False), (1, True)} <= tried
     assert data["naive"] == []
+    assert all(row["cpu_ms_per_request"] > 0 for row in data["serve"])
+    assert max(run["texts_per_s"] for run in data["sorted_ceiling"]) > 0
+    overload = data["overload"]
+    assert overload["alive"] and overload["open"]["sent"] > 0
+    assert overload["open"]["ok"] + overload["open"]["shed"] == overload["open"]["sent"]
