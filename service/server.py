@@ -57,6 +57,9 @@ def serve(settings: Settings, listening: socket.socket | None = None) -> None:
         "server_header": False,
         "date_header": False,
         "backlog": 4096,
+        # SageMaker and Compose call the container directly: no proxy headers to honour, and
+        # one ASGI layer less on every request.
+        "proxy_headers": False,
     }
     if plan.workers > 1:
         _serve_workers(settings, plan, options, listening)

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
-import uuid
+import os
 
 import orjson
 from fastapi import APIRouter, Request
@@ -84,7 +84,7 @@ async def invocations(request: Request) -> Response:
     started = time.perf_counter()
     metrics: Metrics = request.app.state.metrics
     headers = request.headers
-    rid = headers.get("x-request-id") or uuid.uuid4().hex
+    rid = headers.get("x-request-id") or os.urandom(16).hex()  # a uuid4's entropy, cheaper
     token = request_id.set(rid)
     try:
         response = await _invocations(request, rid, started)

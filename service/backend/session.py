@@ -135,7 +135,10 @@ class OnnxBackend:
         self.precision = "fp32"
         reference = self.run_texts(CHECK_TEXTS)
         diff = float(np.abs(candidate - reference).max())
-        agree = bool((candidate.argmax(axis=1) == reference.argmax(axis=1)).all())
+        if self.activation == "sigmoid":  # multi-label: the same labels above 0.5
+            agree = bool(((candidate > 0.5) == (reference > 0.5)).all())
+        else:
+            agree = bool((candidate.argmax(axis=1) == reference.argmax(axis=1)).all())
         if agree and diff <= tolerance:
             self._session, self.precision = self._open(model_dir, options, chosen), chosen
             self.variant_note = f"{chosen} checked on {self.device}: max score diff {diff:.2g}"
