@@ -15,6 +15,8 @@ from service.backend.device import CUDA
 log = logging.getLogger(__name__)
 
 CGROUP_CPU_MAX = Path("/sys/fs/cgroup/cpu.max")
+CGROUP_V1_CPU_QUOTA = Path("/sys/fs/cgroup/cpu/cpu.cfs_quota_us")
+CGROUP_V1_CPU_PERIOD = Path("/sys/fs/cgroup/cpu/cpu.cfs_period_us")
 CGROUP_MEMORY_MAX = Path("/sys/fs/cgroup/memory.max")
 CGROUP_V1_MEMORY_LIMIT = Path("/sys/fs/cgroup/memory/memory.limit_in_bytes")
 UNLIMITED_V1 = 1 << 60  # cgroup v1 reports "no limit" as a number near 2**63
@@ -33,17 +35,29 @@ class HostProbe:
 
 
 def usable_cores() -> int:
-    """Cores this process may run on: its CPU affinity, capped by a cgroup v2 CPU quota
-    (`docker run --cpus`, Compose `cpus:`), which os.cpu_count() ignores."""
+    """Cores this process may run on: its CPU affinity, capped by a cgroup CPU quota
+    (`docker run --cpus`, Compose `cpus:`; v2 or v1), which os.cpu_count() ignores."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
     cores = cores or 1
+    quota = _cpu_quota()
+    if quota is not None:
+        cores = min(cores, max(1, math.ceil(quota)))
+    return cores
+
+
+def _cpu_quota() -> float | None:
+    """CPUs the cgroup may use (v2 `cpu.max`, else v1 `cfs_quota_us / cfs_period_us`)."""
     try:
         quota, period = CGROUP_CPU_MAX.read_text().split()[:2]
-        if quota != "max":
-            cores = min(cores, max(1, math.ceil(int(quota) / int(period))))
+        return None if quota == "max" else int(quota) / int(period)
     except (OSError, ValueError):
         pass
-    return cores
+    try:
+        v1_quota = int(CGROUP_V1_CPU_QUOTA.read_text())
+        v1_period = int(CGROUP_V1_CPU_PERIOD.read_text())
+    except (OSError, ValueError):
+        return None
+    return None if v1_quota <= 0 or v1_period <= 0 else v1_quota / v1_period
 
 
 def memory_limit_mb() -> int | None:

@@ -68,6 +68,13 @@ def test_a_cgroup_cpu_quota_caps_the_usable_cores(
     quota.write_text("max 100000\n")
     assert probe_module.usable_cores() == 8
     monkeypatch.setattr(probe_module, "CGROUP_CPU_MAX", tmp_path / "absent")
+    monkeypatch.setattr(probe_module, "CGROUP_V1_CPU_QUOTA", tmp_path / "cfs_quota_us")
+    monkeypatch.setattr(probe_module, "CGROUP_V1_CPU_PERIOD", tmp_path / "cfs_period_us")
+    assert probe_module.usable_cores() == 8
+    (tmp_path / "cfs_period_us").write_text("100000\n")
+    (tmp_path / "cfs_quota_us").write_text("100000\n")  # cgroup v1: docker run --cpus 1
+    assert probe_module.usable_cores() == 1
+    (tmp_path / "cfs_quota_us").write_text("-1\n")  # v1: no quota
     assert probe_module.usable_cores() == 8
 
 
