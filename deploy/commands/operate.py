@@ -186,8 +186,7 @@ def status(
     region: Region = None,
     profile: Profile = None,
 ) -> None:
-    """Show the endpoint (status, config, instances, image, autoscaling), its variants side by
-    side with their recent CloudWatch numbers, and model packages."""
+    """Show the endpoint, each variant side by side (weight, instances, recent CloudWatch numbers)."""
     config.resource_name(endpoint, "--endpoint")
     config.positive(minutes, "--minutes", 1440)
     aws = connect(region, profile)

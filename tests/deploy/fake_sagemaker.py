@@ -32,10 +32,9 @@ reaches it; the CLI still talks to it over HTTP.
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from typing import Any
-
-import math
 from urllib.parse import unquote
 
 from moto.cloudwatch.models import Statistics, cloudwatch_backends

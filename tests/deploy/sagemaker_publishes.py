@@ -31,7 +31,7 @@ def put_variant_metrics(cloud: Cloud, variant: str, invocations: int, errors_5xx
             for us in latencies_us
         ),
     ]
-    cloud.client("cloudwatch").put_metric_data(  # type: ignore[attr-defined]
+    cloud.client("cloudwatch").put_metric_data(
         Namespace="AWS/SageMaker",
         MetricData=[{**datum, "Dimensions": dims, "Timestamp": when} for datum in data],
     )
@@ -40,7 +40,7 @@ def put_variant_metrics(cloud: Cloud, variant: str, invocations: int, errors_5xx
 def put_label_counts(cloud: Cloud, variant: str, counts: dict[str, int]) -> None:
     """serve_predictions_total{label} as detailed observability publishes it."""
     when = datetime.now(UTC) - timedelta(minutes=2)
-    cloud.client("cloudwatch").put_metric_data(  # type: ignore[attr-defined]
+    cloud.client("cloudwatch").put_metric_data(
         Namespace=CONTAINER_NAMESPACE,
         MetricData=[
             {
@@ -77,4 +77,4 @@ def capture_record(key: str, value: str, labels: list[str], encoding: str = "JSO
 def put_capture(cloud: Cloud, variant: str, lines: list[str]) -> None:
     hour = datetime.now(UTC).strftime("%Y/%m/%d/%H")
     key = f"{CAPTURE}/headline/{variant}/{hour}/12-34-567-{variant}.jsonl"
-    cloud.client("s3").put_object(Bucket=BUCKET, Key=key, Body="\n".join(lines).encode())  # type: ignore[attr-defined]
+    cloud.client("s3").put_object(Bucket=BUCKET, Key=key, Body="\n".join(lines).encode())

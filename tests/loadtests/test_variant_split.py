@@ -32,7 +32,8 @@ BODY = b'{"inputs": ["Stocks rally as the central bank holds rates"]}'
 @pytest.fixture
 def two_variants(server_url: str) -> Iterator[str]:
     variants = (EmulatedVariant("A", server_url, 3.0), EmulatedVariant("B", server_url, 1.0))
-    config = EmulatorConfig(server_url, "demo", *CREDENTIALS.values(), variants=variants)
+    access_key, secret_key = CREDENTIALS["AWS_ACCESS_KEY_ID"], CREDENTIALS["AWS_SECRET_ACCESS_KEY"]
+    config = EmulatorConfig(server_url, "demo", access_key, secret_key, variants)
     with running_emulator(config) as url:
         yield url
 
