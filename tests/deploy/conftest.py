@@ -11,6 +11,7 @@ import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
+import aws_calls
 import boto3
 import fake_hosting
 import fake_sagemaker
@@ -30,6 +31,21 @@ from loadtests.local_server import local_server
 from training.tiny_onnx_artifact import build_onnx_artifact
 
 TRUST_POLICY = Path(__file__).resolve().parents[2] / "deploy" / "iam" / "execution-role-trust.json"
+COVERAGE_CHECK = "test_every_granted_action_is_called_by_some_test"
+
+
+@pytest.fixture(scope="session", autouse=True)
+def aws_actions() -> Iterator[aws_calls.Recorder]:
+    """Every AWS action the CLI calls in this session (see aws_calls); the IAM test reads it."""
+    with aws_calls.recording() as recorder:
+        yield recorder
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The IAM coverage check runs after every other test, when all calls are recorded."""
+    last = [item for item in items if item.name == COVERAGE_CHECK]
+    items[:] = [item for item in items if item.name != COVERAGE_CHECK] + last
 
 
 @pytest.fixture(scope="session")

@@ -7,24 +7,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from aws_calls import Recorder, iam_action
 from deploy_helpers import IMAGE, REPOSITORY, Cloud, deploy_args, make_artifact, run_cli
 
 from deploy import ecr
 from deploy.aws import Aws
 
 IAM = Path(__file__).resolve().parents[2] / "deploy" / "iam"
-# S3 operations are authorised by differently named actions.
-S3_ACTIONS = {
-    "HeadObject": "GetObject",
-    "CreateMultipartUpload": "PutObject",
-    "UploadPart": "PutObject",
-    "CompleteMultipartUpload": "PutObject",
-    "ListObjectsV2": "ListBucket",
-    "DeleteObjects": "DeleteObject",
-}
-
-# IAM's service prefix where it differs from the API's signing name.
-SIGNING_TO_IAM = {"monitoring": "cloudwatch"}
 
 # expose in every flavour, status, unexpose; the last one stays for `delete` to remove.
 PUBLIC_API_STEPS = [
@@ -83,13 +72,7 @@ def test_deployer_policy_covers_every_call_of_the_whole_lifecycle(
         client = original(self, service)
 
         def record(model: Any, **_: Any) -> None:
-            prefix = SIGNING_TO_IAM.get(
-                model.service_model.signing_name, model.service_model.signing_name
-            )
-            name = S3_ACTIONS.get(model.name, model.name) if prefix == "s3" else model.name
-            if prefix == "apigateway":  # REST and HTTP APIs: the IAM actions are HTTP verbs
-                name = model.http["method"]
-            called.add(f"{prefix}:{name}")
+            called.add(iam_action(model))
 
         client.meta.events.register("before-call", record)
         return client
@@ -124,6 +107,49 @@ def test_deployer_policy_covers_every_call_of_the_whole_lifecycle(
     public = _allowed({"Statement": [s for s in _policy("deployer-policy.json")["Statement"]
                                      if s["Sid"].startswith("PublicApi")]})  # fmt: skip
     assert public - called == PUBLIC_API_IMPLIED
+
+
+# Granted, yet never a boto3 call of the CLI's own: each with the reason.
+NEVER_CALLED_BY_BOTO3 = {
+    "ecr:BatchCheckLayerAvailability": "docker push sends it, with GetAuthorizationToken's token",
+    "ecr:InitiateLayerUpload": "docker push",
+    "ecr:UploadLayerPart": "docker push",
+    "ecr:CompleteLayerUpload": "docker push",
+    "ecr:PutImage": "docker push",
+    "s3:AbortMultipartUpload": "boto3's transfer manager sends it when a multipart upload fails",
+    "kms:GenerateDataKey": "S3 asks KMS when an upload names --kms-key-id",
+    "kms:Decrypt": "S3 asks KMS when a KMS-encrypted object is read",
+    "iam:PassRole": "authorised on CreateModel, CreateFunction and PutIntegration",
+    "iam:CreateServiceLinkedRole": "Application Auto Scaling creates its role on first use",
+    "sagemaker:AddTags": "authorised on every Create call that carries Tags",
+    "ecr:TagResource": "authorised on CreateRepository with tags",
+    "lambda:TagResource": "authorised on CreateFunction with tags",
+    "logs:TagResource": "authorised on CreateLogGroup with tags",
+    "iam:TagRole": "authorised on CreateRole with tags",
+}
+
+
+def test_every_granted_action_is_called_by_some_test(
+    aws_actions: Recorder, request: pytest.FixtureRequest
+) -> None:
+    """The other half of least privilege, over the whole deploy suite: every call the CLI made
+    is granted, and every grant is used by some call (or listed above with its reason).
+
+    conftest runs this test last and records every session's calls (aws_calls)."""
+    selected = {Path(str(item.path)).name for item in request.session.items}
+    files = {path.name for path in Path(__file__).parent.glob("test_*.py")}
+    if request.config.option.keyword or not files <= selected:
+        missing = ", ".join(sorted(files - selected)) or "none"
+        pytest.skip(
+            f"needs the whole tests/deploy suite in one session (no -k); missing: {missing}"
+        )
+    granted = _allowed(_policy("deployer-policy.json"))
+    assert aws_actions.attempted - granted == set(), "called but not granted"
+    assert granted - aws_actions.answered - set(NEVER_CALLED_BY_BOTO3) == set(), (
+        "granted but no test calls it: remove the grant, or test the command that needs it"
+    )
+    assert set(NEVER_CALLED_BY_BOTO3) <= granted
+    assert set(NEVER_CALLED_BY_BOTO3) & aws_actions.answered == set(), "called after all"
 
 
 @pytest.mark.parametrize(
@@ -166,3 +192,51 @@ def test_the_function_role_allows_exactly_what_the_handler_calls_on_one_endpoint
     assert logs["Action"] == ["logs:CreateLogStream", "logs:PutLogEvents"]
     assert logs["Resource"].endswith(":log-group:/aws/lambda/headline-public-api:*")
     assert _allowed(policy) == {"sagemaker:InvokeEndpoint", *logs["Action"]}
+
+
+def test_deployer_policy_covers_the_hosting_modes(
+    cloud: Cloud,
+    artifact: Path,
+    serving_container: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Serverless, asynchronous (answered through S3 by a real server) and inference
+    components: deployed, updated, invoked and deleted, every call granted."""
+    import fake_hosting
+
+    called: set[str] = set()
+    original = Aws.client
+
+    def recording_client(self: Aws, service: str) -> Any:
+        client = original(self, service)
+        client.meta.events.register("before-call", lambda model, **_: called.add(iam_action(model)))
+        return client
+
+    monkeypatch.setattr(Aws, "client", recording_client)
+    fake_hosting.STATE.containers["headline-async"] = serving_container
+    source = tmp_path / "batch.jsonl"
+    source.write_text('{"id": 1, "inputs": "Stocks rally"}\n', encoding="utf-8")
+    cloud.endpoint_results('[{"label": "business", "score": 0.9}]')
+
+    def deploy(endpoint: str, *flags: str) -> list[str]:
+        return ["deploy", "--endpoint", endpoint, "--artifact", str(artifact), "--image", IMAGE,
+                "--poll-interval", "0.01", *flags]  # fmt: skip
+
+    steps = [
+        deploy("headline-serverless", "--serverless", "--memory", "1024"),
+        deploy("headline-async", "--async"),
+        ["invoke", "--endpoint", "headline-async", "--async", "--input", str(source), "--poll-interval", "0.05"],
+        deploy("headline-ic", "--inference-component"),
+        deploy("headline-ic", "--inference-component", "--copies", "2"),
+        ["invoke", "--endpoint", "headline-ic", "--component", "headline-ic-component", "--text", "hi"],
+        *(["delete", "--endpoint", name, "--yes"] for name in ("headline-serverless", "headline-async", "headline-ic")),
+    ]  # fmt: skip
+    for step in steps:
+        result = run_cli(*step)
+        assert result.exit_code == 0, (step, result.output)
+    assert called - _allowed(_policy("deployer-policy.json")) == set()
+    modes = {
+        f"sagemaker:{verb}InferenceComponent" for verb in ("Create", "Describe", "Update", "Delete")
+    }
+    assert modes | {"sagemaker:ListInferenceComponents", "sagemaker:InvokeEndpointAsync"} <= called
