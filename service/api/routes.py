@@ -4,8 +4,8 @@ the texts to the predictor; every error leaves as `{"error": ..., "type": ...}`.
 from __future__ import annotations
 
 import logging
-import time
 import os
+import time
 
 import orjson
 from fastapi import APIRouter, Request

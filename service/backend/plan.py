@@ -226,8 +226,8 @@ def _measure_lone_session(
     if plan.lone_request_threads <= plan.intra_op_threads:
         return plan
     try:
-        share = single_text_ms(model_file, input_names, plan.intra_op_threads)
-        every = single_text_ms(model_file, input_names, plan.lone_request_threads)
+        share = single_text_ms(model_file, input_names, plan.intra_op_threads, plan.spin_wait)
+        every = single_text_ms(model_file, input_names, plan.lone_request_threads, spin=True)
     except Exception as exc:  # a graph that does not load is the worker's to report
         log.debug("lone-request timing failed: %r", exc)
         return replace(plan, lone_request_threads=plan.intra_op_threads)

@@ -110,10 +110,10 @@ def _cuda_runs(model_file: Path) -> bool:
 
 
 def single_text_ms(
-    model_file: Path, input_names: list[str], threads: int, length: int = 32
+    model_file: Path, input_names: list[str], threads: int, spin: bool, length: int = 32
 ) -> float:
     """Median milliseconds of one text of `length` tokens through `model_file` with `threads`
-    intra-op threads (no spinning): what a lone request costs on this host."""
+    intra-op threads: what a lone request costs on this host."""
     import time
 
     import numpy as np
@@ -123,7 +123,7 @@ def single_text_ms(
     options.intra_op_num_threads = threads
     options.inter_op_num_threads = 1
     options.log_severity_level = 3
-    options.add_session_config_entry("session.intra_op.allow_spinning", "0")
+    options.add_session_config_entry("session.intra_op.allow_spinning", "1" if spin else "0")
     session = onnxruntime.InferenceSession(
         str(model_file), sess_options=options, providers=["CPUExecutionProvider"]
     )

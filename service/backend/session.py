@@ -110,10 +110,12 @@ class OnnxBackend:
         self._lone: Any = None
         self._check_unverified_variant(model_dir, options, variant_tolerance)
         # A second session with every core, for batches that run while the other workers
-        # are idle (a lone request); threads park at once (no spinning) between runs.
+        # are idle (a lone request). Its threads spin between operators: for a short text
+        # that is most of the gain (measured: 0.89 against 1.15 ms p50 at concurrency 1),
+        # and nobody else wants the cores then.
         self._busy = busy
         if busy is not None and plan.lone_request_threads > plan.intra_op_threads:
-            lone_options = _session_options(plan.lone_request_threads, spin_wait=False)
+            lone_options = _session_options(plan.lone_request_threads, spin_wait=True)
             self._lone = self._open(model_dir, lone_options, self.precision)
         log.info(
             "serving model %s on %s, variant %s",
