@@ -104,7 +104,8 @@ def cloud(moto_url: str, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Ite
 
 @pytest.fixture
 def artifact(tmp_path: Path) -> Path:
-    return make_artifact(tmp_path / "artifact")
+    directory: Path = make_artifact(tmp_path / "artifact")
+    return directory
 
 
 @pytest.fixture(scope="session")

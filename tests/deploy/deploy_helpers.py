@@ -12,7 +12,7 @@ import fake_sagemaker
 from typer.testing import CliRunner
 
 from deploy.cli import app
-from service.backend.artifact import Manifest, VariantInfo, write_manifest
+from service.backend.artifact import Manifest, QualityGate, VariantInfo, write_manifest
 
 REGION = "eu-west-1"
 ACCOUNT = "123456789012"
@@ -64,12 +64,9 @@ def make_artifact(directory: Path, accuracy: float = 0.91, gate_passed: bool = T
         max_length=48,
         variants={"fp32": VariantInfo(file="model.onnx", precision="fp32")},
         metrics={"accuracy": accuracy, "macro_f1": accuracy - 0.01},
-        quality_gate={
-            "metric": "accuracy",
-            "threshold": 0.8,
-            "value": accuracy,
-            "passed": gate_passed,
-        },
+        quality_gate=QualityGate(
+            metric="accuracy", threshold=0.8, value=accuracy, passed=gate_passed
+        ),
     )
     write_manifest(directory, manifest)
     return directory

@@ -34,7 +34,7 @@ from __future__ import annotations
 
 import math
 from collections import defaultdict
-from typing import Any
+from typing import Any, cast
 from urllib.parse import unquote
 
 from moto.cloudwatch.models import Statistics, cloudwatch_backends
@@ -82,7 +82,8 @@ EXTRA_CONFIG_FIELDS = ("MetricsConfig", "ShadowProductionVariants")
 def _fire_alarm(backend: Any, endpoint: FakeEndpoint, alarm: str) -> str | None:
     """The alarm goes to ALARM; a step that rolls back if the update watches it."""
     cloudwatch = cloudwatch_backends[backend.account_id][backend.region_name]
-    cloudwatch.set_alarm_state(alarm, "Threshold crossed (stand-in)", None, "ALARM")
+    # moto annotates reason_data as str but handles None (the API's StateReasonData is optional).
+    cloudwatch.set_alarm_state(alarm, "Threshold crossed (stand-in)", None, "ALARM")  # type: ignore[arg-type]
     if alarm in getattr(endpoint, "rollback_alarms", ()):
         return f"RolledBack:Alarm {alarm} went into ALARM during baking; traffic rolled back"
     return None
@@ -95,7 +96,8 @@ def _apply(backend: Any, endpoint: FakeEndpoint, step: str) -> None:
         if rolled_back is None:
             return
         status, _, reason = rolled_back.partition(":")
-    endpoint.failure_reason = reason or None
+    # moto leaves FakeEndpoint.failure_reason unannotated, so mypy infers it as always None.
+    endpoint.failure_reason = reason or None  # type: ignore[assignment]
     if status == "RolledBack":
         endpoint.endpoint_config_name = endpoint.previous_config  # type: ignore[attr-defined]
         status = "InService"
@@ -199,13 +201,20 @@ def install() -> list[tuple[type, str, Any]]:
             return _percentile(self, stat)
         return statistic(self, stat)
 
-    def create_endpoint(self: Any, endpoint_name: str, **kwargs: Any) -> FakeEndpoint:
-        endpoint = create(self, endpoint_name=endpoint_name, **kwargs)
+    def create_endpoint(
+        self: Any, endpoint_name: str, endpoint_config_name: str, tags: list[dict[str, str]]
+    ) -> FakeEndpoint:
+        endpoint = create(
+            self,
+            endpoint_name=endpoint_name,
+            endpoint_config_name=endpoint_config_name,
+            tags=tags,
+        )
         endpoint.previous_config = endpoint.endpoint_config_name
         SCRIPTS.active[endpoint_name] = SCRIPTS.endpoints.pop(endpoint_name, [])
         if SCRIPTS.active[endpoint_name]:
             endpoint.endpoint_status = "Creating"
-        return endpoint
+        return cast(FakeEndpoint, endpoint)
 
     def describe_endpoint(self: Any, endpoint_name: str) -> dict[str, Any]:
         endpoint = self.endpoints.get(endpoint_name)
@@ -240,7 +249,7 @@ def install() -> list[tuple[type, str, Any]]:
         endpoint.rollback_alarms = [alarm["AlarmName"] for alarm in rollback.get("Alarms", [])]
         # A new script if one was given, else what is left of the current one.
         SCRIPTS.active[endpoint_name] = (
-            SCRIPTS.endpoints.pop(endpoint_name, None) or SCRIPTS.active[endpoint_name]
+            SCRIPTS.endpoints.pop(endpoint_name, []) or SCRIPTS.active[endpoint_name]
         )
         endpoint.endpoint_status = "Updating" if SCRIPTS.active[endpoint_name] else "InService"
         return str(endpoint.arn)

@@ -157,7 +157,7 @@ def test_a_model_error_names_the_container_status_and_the_logs() -> None:
 def test_an_existing_name_from_the_api_reads_as_already_exists(cloud: Cloud) -> None:
     ecr = cloud.client("ecr")
     with pytest.raises(ClientError) as raised:
-        ecr.create_repository(repositoryName="headline-serve")  # type: ignore[attr-defined]
+        ecr.create_repository(repositoryName="headline-serve")
     line = explain(raised.value)
     assert line.startswith("already exists (CreateRepository)")
     assert "choose another name or delete the old one" in line

@@ -7,16 +7,18 @@ scripted through `fake_sagemaker.SCRIPTS`.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from deploy_helpers import BUCKET, IMAGE, Cloud, deploy_args, make_artifact, run_cli
 
 
-def _endpoint(cloud: Cloud) -> dict:
-    return cloud.client("sagemaker").describe_endpoint(EndpointName="headline")  # type: ignore[attr-defined]
+def _endpoint(cloud: Cloud) -> dict[str, Any]:
+    endpoint: dict[str, Any] = cloud.client("sagemaker").describe_endpoint(EndpointName="headline")
+    return endpoint
 
 
 def _configs(cloud: Cloud) -> list[str]:
-    listing = cloud.client("sagemaker").list_endpoint_configs(NameContains="headline")  # type: ignore[attr-defined]
+    listing = cloud.client("sagemaker").list_endpoint_configs(NameContains="headline")
     return sorted(c["EndpointConfigName"] for c in listing["EndpointConfigs"])
 
 
@@ -28,7 +30,7 @@ def test_first_deploy_creates_model_config_and_endpoint(cloud: Cloud, artifact: 
     sm = cloud.client("sagemaker")
     endpoint = _endpoint(cloud)
     assert endpoint["EndpointStatus"] == "InService"
-    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])  # type: ignore[attr-defined]
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
     variant = config["ProductionVariants"][0]
     assert variant["InstanceType"] == "ml.c5.xlarge"
     assert variant["InitialInstanceCount"] == 2
@@ -36,7 +38,7 @@ def test_first_deploy_creates_model_config_and_endpoint(cloud: Cloud, artifact: 
     assert variant["ContainerStartupHealthCheckTimeoutInSeconds"] == 600
     assert variant["ModelDataDownloadTimeoutInSeconds"] == 600
     assert "DataCaptureConfig" not in config or not config["DataCaptureConfig"]
-    container = sm.describe_model(ModelName=variant["ModelName"])["PrimaryContainer"]  # type: ignore[attr-defined]
+    container = sm.describe_model(ModelName=variant["ModelName"])["PrimaryContainer"]
     assert container["Image"] == IMAGE
     assert container["ModelDataUrl"].startswith(f"s3://{BUCKET}/headline-serve/headline-topics/")
     assert container["Environment"]["SERVE_LOG_FORMAT"] == "json"
@@ -140,11 +142,11 @@ def test_uncompressed_model_data_and_data_capture(cloud: Cloud, artifact: Path) 
     )
     assert result.exit_code == 0, result.output
     sm = cloud.client("sagemaker")
-    config = sm.describe_endpoint_config(EndpointConfigName=_endpoint(cloud)["EndpointConfigName"])  # type: ignore[attr-defined]
+    config = sm.describe_endpoint_config(EndpointConfigName=_endpoint(cloud)["EndpointConfigName"])
     capture = config["DataCaptureConfig"]
     assert capture["InitialSamplingPercentage"] == 20
     assert capture["DestinationS3Uri"] == f"s3://{BUCKET}/headline-serve/capture/headline"
-    model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])  # type: ignore[attr-defined]
+    model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     source = model["PrimaryContainer"]["ModelDataSource"]["S3DataSource"]
     assert source["CompressionType"] == "None" and source["S3DataType"] == "S3Prefix"
     assert source["S3Uri"].endswith("/model/")
@@ -167,7 +169,7 @@ def test_missing_image_is_refused_before_anything_is_created(cloud: Cloud, artif
     )
     assert result.exit_code == 1
     assert "not in ECR" in result.stderr and "python -m deploy push" in result.stderr
-    assert cloud.client("sagemaker").list_models()["Models"] == []  # type: ignore[attr-defined]
+    assert cloud.client("sagemaker").list_models()["Models"] == []
 
 
 def test_missing_execution_role_is_named(cloud: Cloud, artifact: Path) -> None:
@@ -175,7 +177,7 @@ def test_missing_execution_role_is_named(cloud: Cloud, artifact: Path) -> None:
     result = run_cli(*deploy_args("--artifact", str(artifact), "--role-arn", missing))
     assert result.exit_code == 1
     assert f"execution role {missing} does not exist" in result.stderr
-    assert cloud.client("sagemaker").list_models()["Models"] == []  # type: ignore[attr-defined]
+    assert cloud.client("sagemaker").list_models()["Models"] == []
 
 
 def test_old_versions_beyond_keep_are_pruned_after_a_deploy(cloud: Cloud, artifact: Path) -> None:
@@ -186,5 +188,5 @@ def test_old_versions_beyond_keep_are_pruned_after_a_deploy(cloud: Cloud, artifa
         serving.append(_endpoint(cloud)["EndpointConfigName"])
     assert "removed 1 old versions" in result.stdout
     assert _configs(cloud) == sorted(serving[-2:])
-    models = cloud.client("sagemaker").list_models()["Models"]  # type: ignore[attr-defined]
+    models = cloud.client("sagemaker").list_models()["Models"]
     assert sorted(m["ModelName"] for m in models) == sorted(serving[-2:])

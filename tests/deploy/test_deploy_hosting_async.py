@@ -41,20 +41,20 @@ def test_async_endpoint_config_environment_and_scaling_to_zero(
     }
     [variant] = request["ProductionVariants"]
     assert variant["InstanceType"] == "ml.c5.xlarge" and variant["InitialInstanceCount"] == 1
-    model = cloud.client("sagemaker").describe_model(ModelName=variant["ModelName"])  # type: ignore[attr-defined]
+    model = cloud.client("sagemaker").describe_model(ModelName=variant["ModelName"])
     environment = model["PrimaryContainer"]["Environment"]
     assert environment["SERVE_MAX_STREAM_MB"] == "1024"
     assert environment["SERVE_REQUEST_TIMEOUT_S"] == "3600"
 
     scaling = cloud.client("application-autoscaling")
-    [target] = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]  # type: ignore[attr-defined]
+    [target] = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     assert target["ResourceId"] == "endpoint/headline/variant/AllTraffic"
     assert (target["ScalableDimension"], target["MinCapacity"], target["MaxCapacity"]) == (
         DIMENSION, 0, 3,
     )  # fmt: skip
     policies = {
         p["PolicyType"]: p
-        for p in scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]  # type: ignore[attr-defined]
+        for p in scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
     }
     tracking = policies["TargetTrackingScaling"]["TargetTrackingScalingPolicyConfiguration"]
     assert tracking["CustomizedMetricSpecification"] == {
@@ -68,7 +68,7 @@ def test_async_endpoint_config_environment_and_scaling_to_zero(
     assert step["StepScalingPolicyConfiguration"]["StepAdjustments"] == [
         {"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}
     ]
-    [alarm] = cloud.client("cloudwatch").describe_alarms(  # type: ignore[attr-defined]
+    [alarm] = cloud.client("cloudwatch").describe_alarms(
         AlarmNames=["headline-has-backlog-without-capacity"]
     )["MetricAlarms"]
     assert alarm["MetricName"] == "HasBacklogWithoutCapacity"
@@ -77,15 +77,15 @@ def test_async_endpoint_config_environment_and_scaling_to_zero(
 
     deleted = run_cli("delete", "--endpoint", "headline", "--yes")
     assert deleted.exit_code == 0, deleted.output
-    assert scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []  # type: ignore[attr-defined]
-    assert cloud.client("cloudwatch").describe_alarms()["MetricAlarms"] == []  # type: ignore[attr-defined]
-    assert cloud.client("sagemaker").list_endpoints()["Endpoints"] == []  # type: ignore[attr-defined]
+    assert scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+    assert cloud.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
+    assert cloud.client("sagemaker").list_endpoints()["Endpoints"] == []
 
 
 def test_min_instances_above_zero_needs_no_wake_up_policy(cloud: Cloud, artifact: Path) -> None:
     _deploy(artifact, "--min-instances", "1")
     scaling = cloud.client("application-autoscaling")
-    policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]  # type: ignore[attr-defined]
+    policies = scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
     assert [p["PolicyType"] for p in policies] == ["TargetTrackingScaling"]
 
 
@@ -112,7 +112,7 @@ def test_invoke_async_uploads_waits_and_prints_one_answer_per_record(
     assert call["InvocationTimeoutSeconds"] == "3600"
     key = call["InputLocation"].removeprefix(f"s3://{BUCKET}/")
     assert key.startswith("headline-serve/async-input/headline/") and key.endswith("-batch.jsonl")
-    uploaded = cloud.client("s3").get_object(Bucket=BUCKET, Key=key)  # type: ignore[attr-defined]
+    uploaded = cloud.client("s3").get_object(Bucket=BUCKET, Key=key)
     assert uploaded["Body"].read() == source.read_bytes()
     assert uploaded["ServerSideEncryption"] == "AES256"
     answers = [json.loads(line) for line in saved.read_text(encoding="utf-8").splitlines()]
@@ -155,7 +155,7 @@ def test_async_limits_are_refused_before_any_call(
     result = run_cli(*deploy_args("--artifact", str(artifact), *flags))
     assert result.exit_code == 2
     assert message in result.stderr
-    assert cloud.client("sagemaker").list_models()["Models"] == []  # type: ignore[attr-defined]
+    assert cloud.client("sagemaker").list_models()["Models"] == []
 
 
 def test_invoke_async_flags_are_checked(cloud: Cloud, tmp_path: Path) -> None:

@@ -22,7 +22,8 @@ COMPONENT = "headline-component"
 def _deploy(artifact: Path, *extra: str) -> str:
     result = run_cli(*deploy_args("--artifact", str(artifact), "--inference-component", *extra))
     assert result.exit_code == 0, result.output
-    return result.stdout
+    stdout: str = result.stdout
+    return stdout
 
 
 def _graph_mb(artifact: Path) -> float:
@@ -92,26 +93,26 @@ def test_endpoint_of_capacity_then_a_sized_component_then_copies_autoscaled(
     }
     assert create["RuntimeConfig"] == {"CopyCount": 2}
     sm = cloud.client("sagemaker")
-    model = sm.describe_model(ModelName=create["Specification"]["ModelName"])  # type: ignore[attr-defined]
+    model = sm.describe_model(ModelName=create["Specification"]["ModelName"])
     environment = model["PrimaryContainer"]["Environment"]
     assert environment["SERVE_WORKERS"] == "2"
     assert environment["SERVE_MEMORY_MB"] == str(memory)
 
     scaling = cloud.client("application-autoscaling")
-    [target] = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]  # type: ignore[attr-defined]
+    [target] = scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"]
     assert target["ResourceId"] == f"inference-component/{COMPONENT}"
     assert (target["ScalableDimension"], target["MinCapacity"], target["MaxCapacity"]) == (
         COPY_DIMENSION, 0, 4,
     )  # fmt: skip
     policies: dict[str, Any] = {
         p["PolicyType"]: p
-        for p in scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]  # type: ignore[attr-defined]
+        for p in scaling.describe_scaling_policies(ServiceNamespace="sagemaker")["ScalingPolicies"]
     }
     tracking = policies["TargetTrackingScaling"]["TargetTrackingScalingPolicyConfiguration"]
     assert tracking["PredefinedMetricSpecification"] == {
         "PredefinedMetricType": "SageMakerInferenceComponentInvocationsPerCopy"
     }
-    [alarm] = cloud.client("cloudwatch").describe_alarms()["MetricAlarms"]  # type: ignore[attr-defined]
+    [alarm] = cloud.client("cloudwatch").describe_alarms()["MetricAlarms"]
     assert alarm["MetricName"] == "NoCapacityInvokeFailures"
     assert alarm["Dimensions"] == [{"Name": "InferenceComponentName", "Value": COMPONENT}]
     assert alarm["AlarmActions"] == [policies["StepScaling"]["PolicyARN"]]
@@ -127,7 +128,7 @@ def test_a_new_version_updates_the_component_in_place(cloud: Cloud, artifact: Pa
     assert update["Specification"]["ModelName"] != first["Specification"]["ModelName"]
     assert update["RuntimeConfig"] == {"CopyCount": 3}
     assert len(cloud.scripts.config_calls) == 1, "the endpoint and its config stay"
-    described = cloud.client("sagemaker").describe_inference_component(  # type: ignore[attr-defined]
+    described = cloud.client("sagemaker").describe_inference_component(
         InferenceComponentName=COMPONENT
     )
     assert described["Specification"]["ModelName"] == update["Specification"]["ModelName"]
@@ -150,12 +151,12 @@ def test_delete_removes_components_and_their_scaling_before_the_endpoint(
         "endpoint headline deleted"
     )
     sm = cloud.client("sagemaker")
-    assert sm.list_inference_components()["InferenceComponents"] == []  # type: ignore[attr-defined]
-    assert sm.list_endpoints()["Endpoints"] == []  # type: ignore[attr-defined]
-    assert sm.list_models()["Models"] == []  # type: ignore[attr-defined]
+    assert sm.list_inference_components()["InferenceComponents"] == []
+    assert sm.list_endpoints()["Endpoints"] == []
+    assert sm.list_models()["Models"] == []
     scaling = cloud.client("application-autoscaling")
-    assert scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []  # type: ignore[attr-defined]
-    assert cloud.client("cloudwatch").describe_alarms()["MetricAlarms"] == []  # type: ignore[attr-defined]
+    assert scaling.describe_scalable_targets(ServiceNamespace="sagemaker")["ScalableTargets"] == []
+    assert cloud.client("cloudwatch").describe_alarms()["MetricAlarms"] == []
 
 
 def test_invoke_names_the_component(
@@ -198,7 +199,7 @@ def test_component_limits_are_refused_before_any_call(
     result = run_cli(*deploy_args("--artifact", str(artifact), "--inference-component", *flags))
     assert result.exit_code == 2
     assert message in result.stderr
-    assert cloud.client("sagemaker").list_models()["Models"] == []  # type: ignore[attr-defined]
+    assert cloud.client("sagemaker").list_models()["Models"] == []
 
 
 def test_without_an_artifact_the_copy_memory_must_be_given(cloud: Cloud) -> None:

@@ -18,7 +18,7 @@ SERVERLESS = ("--serverless", "--memory", "2048", "--max-concurrency", "20", "--
 
 
 def _model_environment(cloud: Cloud, name: str) -> dict[str, str]:
-    model = cloud.client("sagemaker").describe_model(ModelName=name)  # type: ignore[attr-defined]
+    model = cloud.client("sagemaker").describe_model(ModelName=name)
     return dict(model["PrimaryContainer"]["Environment"])
 
 
@@ -45,15 +45,15 @@ def test_serverless_endpoint_is_created_with_its_config_and_environment(
     assert environment["SERVE_MEMORY_MB"] == "2048"
     assert environment["SAGEMAKER_MAX_PAYLOAD_IN_MB"] == "4"
     # Without detailed observability the server-health alarm has nothing to watch.
-    alarms = cloud.client("cloudwatch").describe_alarms()["MetricAlarms"]  # type: ignore[attr-defined]
+    alarms = cloud.client("cloudwatch").describe_alarms()["MetricAlarms"]
     assert sorted(a["AlarmName"] for a in alarms) == ["headline-5xx-rate", "headline-p99-latency"]
 
     deleted = run_cli("delete", "--endpoint", "headline", "--yes")
     assert deleted.exit_code == 0, deleted.output
     sm = cloud.client("sagemaker")
-    assert sm.list_endpoints()["Endpoints"] == []  # type: ignore[attr-defined]
-    assert sm.list_endpoint_configs()["EndpointConfigs"] == []  # type: ignore[attr-defined]
-    assert sm.list_models()["Models"] == []  # type: ignore[attr-defined]
+    assert sm.list_endpoints()["Endpoints"] == []
+    assert sm.list_endpoint_configs()["EndpointConfigs"] == []
+    assert sm.list_models()["Models"] == []
 
 
 def test_user_env_wins_over_the_modes_environment(cloud: Cloud, artifact: Path) -> None:
@@ -89,7 +89,7 @@ def test_serverless_limits_are_refused_before_any_call(
     assert message in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
     assert cloud.scripts.config_calls == []
-    assert cloud.client("sagemaker").list_models()["Models"] == []  # type: ignore[attr-defined]
+    assert cloud.client("sagemaker").list_models()["Models"] == []
 
 
 def test_an_instance_endpoint_is_not_turned_serverless_in_place(

@@ -26,8 +26,8 @@ def _transform(artifact: Path, *extra: str) -> Any:
 
 def _job(cloud: Cloud) -> dict[str, Any]:
     sm = cloud.client("sagemaker")
-    [summary] = sm.list_transform_jobs()["TransformJobSummaries"]  # type: ignore[attr-defined]
-    return dict(sm.describe_transform_job(TransformJobName=summary["TransformJobName"]))  # type: ignore[attr-defined]
+    [summary] = sm.list_transform_jobs()["TransformJobSummaries"]
+    return dict(sm.describe_transform_job(TransformJobName=summary["TransformJobName"]))
 
 
 def test_csv_with_an_id_column_joins_answers_back_to_their_ids(
@@ -94,7 +94,7 @@ def test_bad_job_settings_are_refused_before_any_call(
     result = _transform(artifact, *flags)
     assert result.exit_code == 2
     assert message in result.stderr
-    assert cloud.client("sagemaker").list_models()["Models"] == []  # type: ignore[attr-defined]
+    assert cloud.client("sagemaker").list_models()["Models"] == []
 
 
 # What the job sends, through a real server -------------------------------------------------

@@ -25,11 +25,11 @@ def test_autoscale_tracks_high_resolution_concurrency(deployed: Cloud) -> None:
     resource = "endpoint/headline/variant/AllTraffic"
     [target] = scaling.describe_scalable_targets(
         ServiceNamespace="sagemaker", ResourceIds=[resource]
-    )["ScalableTargets"]  # type: ignore[attr-defined]
+    )["ScalableTargets"]
     assert (target["MinCapacity"], target["MaxCapacity"]) == (1, 3)
     [policy] = scaling.describe_scaling_policies(ServiceNamespace="sagemaker", ResourceId=resource)[
         "ScalingPolicies"
-    ]  # type: ignore[attr-defined]
+    ]
     tracking = policy["TargetTrackingScalingPolicyConfiguration"]
     assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == (
         "SageMakerVariantConcurrentRequestsPerModelHighResolution"
@@ -46,7 +46,7 @@ def test_autoscale_tracks_high_resolution_concurrency(deployed: Cloud) -> None:
     assert off.exit_code == 0
     targets = scaling.describe_scalable_targets(
         ServiceNamespace="sagemaker", ResourceIds=[resource]
-    )  # type: ignore[attr-defined]
+    )
     assert targets["ScalableTargets"] == []
 
 
@@ -76,22 +76,22 @@ def test_status_shows_the_endpoint_and_says_when_there_is_none(deployed: Cloud) 
 def test_delete_asks_first_then_removes_only_what_deploy_made(deployed: Cloud) -> None:
     sm = deployed.client("sagemaker")
     # Someone else's model whose name merely starts like ours must survive.
-    sm.create_model(  # type: ignore[attr-defined]
+    sm.create_model(
         ModelName="headline-legacy",
         ExecutionRoleArn="arn:aws:iam::123456789012:role/other",
         PrimaryContainer={"Image": "other"},
     )
     declined = run_cli("delete", "--endpoint", "headline", input="n\n")
     assert declined.exit_code == 1
-    assert sm.describe_endpoint(EndpointName="headline")["EndpointStatus"] == "InService"  # type: ignore[attr-defined]
+    assert sm.describe_endpoint(EndpointName="headline")["EndpointStatus"] == "InService"
 
     result = run_cli("delete", "--endpoint", "headline", "--yes", "--artifacts", "--images")
     assert result.exit_code == 0, result.output
-    assert sm.list_endpoints()["Endpoints"] == []  # type: ignore[attr-defined]
-    assert sm.list_endpoint_configs()["EndpointConfigs"] == []  # type: ignore[attr-defined]
-    assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["headline-legacy"]  # type: ignore[attr-defined]
-    assert "Contents" not in deployed.client("s3").list_objects_v2(Bucket=BUCKET)  # type: ignore[attr-defined]
-    assert deployed.client("ecr").list_images(repositoryName=REPOSITORY)["imageIds"] == []  # type: ignore[attr-defined]
+    assert sm.list_endpoints()["Endpoints"] == []
+    assert sm.list_endpoint_configs()["EndpointConfigs"] == []
+    assert [m["ModelName"] for m in sm.list_models()["Models"]] == ["headline-legacy"]
+    assert "Contents" not in deployed.client("s3").list_objects_v2(Bucket=BUCKET)
+    assert deployed.client("ecr").list_images(repositoryName=REPOSITORY)["imageIds"] == []
     assert run_cli("delete", "--endpoint", "headline", "--yes").stdout.startswith(
         "nothing to delete"
     )
@@ -101,7 +101,7 @@ def test_autoscale_on_invocations_per_instance_has_its_own_default_target(deploy
     result = run_cli("autoscale", "--endpoint", "headline", "--metric", "invocations")
     assert result.exit_code == 0, result.output
     scaling = deployed.client("application-autoscaling")
-    [policy] = scaling.describe_scaling_policies(  # type: ignore[attr-defined]
+    [policy] = scaling.describe_scaling_policies(
         ServiceNamespace="sagemaker", ResourceId="endpoint/headline/variant/AllTraffic"
     )["ScalingPolicies"]
     tracking = policy["TargetTrackingScalingPolicyConfiguration"]

@@ -22,12 +22,12 @@ def test_repository_is_created_once_with_scanning_and_a_lifecycle_policy(cloud: 
     client = cloud.client("ecr")
     [repository] = client.describe_repositories(repositoryNames=["headline-serve-new"])[
         "repositories"
-    ]  # type: ignore[attr-defined]
+    ]
     assert repository["imageScanningConfiguration"]["scanOnPush"] is True
     assert repository["imageTagMutability"] == "IMMUTABLE"
     # An existing repository is reused, and its lifecycle policy brought up to date.
     assert ecr.ensure_repository(aws, "headline-serve-new", immutable=True, keep=7) == uri
-    policy = client.get_lifecycle_policy(repositoryName="headline-serve-new")  # type: ignore[attr-defined]
+    policy = client.get_lifecycle_policy(repositoryName="headline-serve-new")
     assert json.loads(policy["lifecyclePolicyText"])["rules"][0]["selection"]["countNumber"] == 7
 
 

@@ -20,7 +20,7 @@ def test_real_artifact_uploads_and_unpacks_into_a_servable_model_dir(
     result = run_cli("upload", str(tiny_artifact))
     assert result.exit_code == 0, result.output
     key = f"headline-serve/{manifest.model_name}/{manifest.model_version}/model.tar.gz"
-    body = cloud.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()  # type: ignore[attr-defined]
+    body = cloud.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
     model_dir = tmp_path / "opt-ml-model"  # what SageMaker does with model.tar.gz
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
         tar.extractall(model_dir, filter="data")

@@ -4,15 +4,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from deploy_helpers import BUCKET, IMAGE, Cloud, deploy_args, make_artifact, run_cli
 
 GROUP = "headline-topics"
 
 
-def _packages(cloud: Cloud) -> list[dict]:
+def _packages(cloud: Cloud) -> list[dict[str, Any]]:
     sm = cloud.client("sagemaker")
-    return sm.list_model_packages(ModelPackageGroupName=GROUP)["ModelPackageSummaryList"]  # type: ignore[attr-defined]
+    listing = sm.list_model_packages(ModelPackageGroupName=GROUP)
+    packages: list[dict[str, Any]] = listing["ModelPackageSummaryList"]
+    return packages
 
 
 def _register(artifact: Path, min_accuracy: str = "0.85") -> tuple[int, str, str]:
@@ -25,7 +28,7 @@ def test_below_the_gate_nothing_is_registered(cloud: Cloud, artifact: Path) -> N
     assert code == 1
     assert "accuracy 0.9100 is below --min-accuracy 0.9500" in stderr
     sm = cloud.client("sagemaker")
-    assert sm.list_model_package_groups()["ModelPackageGroupSummaryList"] == []  # type: ignore[attr-defined]
+    assert sm.list_model_package_groups()["ModelPackageGroupSummaryList"] == []
 
 
 def test_registered_package_carries_metrics_and_waits_for_approval(
@@ -37,14 +40,14 @@ def test_registered_package_carries_metrics_and_waits_for_approval(
     [summary] = _packages(cloud)
     assert summary["ModelApprovalStatus"] == "PendingManualApproval"
     sm = cloud.client("sagemaker")
-    package = sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"])  # type: ignore[attr-defined]
+    package = sm.describe_model_package(ModelPackageName=summary["ModelPackageArn"])
     container = package["InferenceSpecification"]["Containers"][0]
     assert container["Image"] == IMAGE
     assert container["ModelDataUrl"].endswith("/model.tar.gz")
     assert package["CustomerMetadataProperties"]["accuracy"] == "0.91"
     metrics_uri = package["ModelMetrics"]["ModelQuality"]["Statistics"]["S3Uri"]
     key = metrics_uri.removeprefix(f"s3://{BUCKET}/")
-    body = cloud.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()  # type: ignore[attr-defined]
+    body = cloud.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
     assert json.loads(body)["multiclass_classification_metrics"]["accuracy"] == 0.91
 
 
@@ -61,9 +64,9 @@ def test_only_an_approved_package_deploys(cloud: Cloud, artifact: Path, tmp_path
     result = run_cli(*deploy_args("--package", GROUP))
     assert result.exit_code == 0, result.output
     sm = cloud.client("sagemaker")
-    endpoint = sm.describe_endpoint(EndpointName="headline")  # type: ignore[attr-defined]
-    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])  # type: ignore[attr-defined]
-    model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])  # type: ignore[attr-defined]
+    endpoint = sm.describe_endpoint(EndpointName="headline")
+    config = sm.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    model = sm.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     assert model["PrimaryContainer"]["ModelPackageName"] == _packages(cloud)[0]["ModelPackageArn"]
 
     newer = make_artifact(tmp_path / "newer", accuracy=0.93)

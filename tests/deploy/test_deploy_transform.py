@@ -23,8 +23,8 @@ def test_transform_job_splits_lines_and_leaves_limits_to_the_server(
     assert code == 0, stderr
     assert "InProgress" in stdout and "Completed" in stdout
     sm = cloud.client("sagemaker")
-    [summary] = sm.list_transform_jobs()["TransformJobSummaries"]  # type: ignore[attr-defined]
-    job = sm.describe_transform_job(TransformJobName=summary["TransformJobName"])  # type: ignore[attr-defined]
+    [summary] = sm.list_transform_jobs()["TransformJobSummaries"]
+    job = sm.describe_transform_job(TransformJobName=summary["TransformJobName"])
     assert job["BatchStrategy"] == "MultiRecord"
     assert job["TransformInput"]["SplitType"] == "Line"
     assert job["TransformInput"]["ContentType"] == "application/jsonlines"
@@ -34,7 +34,7 @@ def test_transform_job_splits_lines_and_leaves_limits_to_the_server(
     output = f"s3://{BUCKET}/headline-serve/transform/{summary['TransformJobName']}/"
     assert job["TransformOutput"]["S3OutputPath"] == output
     assert output in stdout
-    assert sm.list_models()["Models"] == [], "the job's own model is removed when it ends"  # type: ignore[attr-defined]
+    assert sm.list_models()["Models"] == [], "the job's own model is removed when it ends"
 
 
 def test_failed_transform_job_shows_its_reason(cloud: Cloud, artifact: Path) -> None:
@@ -45,7 +45,7 @@ def test_failed_transform_job_shows_its_reason(cloud: Cloud, artifact: Path) -> 
     assert code == 1
     assert "Failed: ClientError: line 3 is not JSON" in stderr
     sm = cloud.client("sagemaker")
-    [summary] = sm.list_transform_jobs()["TransformJobSummaries"]  # type: ignore[attr-defined]
-    job = sm.describe_transform_job(TransformJobName=summary["TransformJobName"])  # type: ignore[attr-defined]
+    [summary] = sm.list_transform_jobs()["TransformJobSummaries"]
+    job = sm.describe_transform_job(TransformJobName=summary["TransformJobName"])
     assert job["MaxPayloadInMB"] == 4
     assert job["TransformInput"]["ContentType"] == "text/csv"

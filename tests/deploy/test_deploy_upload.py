@@ -34,11 +34,11 @@ def test_upload_is_encrypted_checksummed_and_not_repeated(cloud: Cloud, artifact
     assert result.exit_code == 0, result.output
     assert f"s3://{BUCKET}/{KEY}" in result.stdout
     s3 = cloud.client("s3")
-    head = s3.head_object(Bucket=BUCKET, Key=KEY, ChecksumMode="ENABLED")  # type: ignore[attr-defined]
+    head = s3.head_object(Bucket=BUCKET, Key=KEY, ChecksumMode="ENABLED")
     assert head["ServerSideEncryption"] == "AES256"
     assert head["ChecksumSHA256"]
     assert len(head["Metadata"]["sha256"]) == 64
-    body = s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read()  # type: ignore[attr-defined]
+    body = s3.get_object(Bucket=BUCKET, Key=KEY)["Body"].read()
     with tarfile.open(fileobj=io.BytesIO(body)) as tar:
         manifest = json.loads(tar.extractfile("manifest.json").read())  # type: ignore[union-attr]
     assert manifest["model_version"] == "20260101-000000-910"
@@ -75,7 +75,7 @@ def test_multipart_upload_is_verified_against_the_part_checksums(
     assert result.exit_code == 0, result.output
     prefix = "headline-serve/headline-topics/20260101-000000-910/model/"
     assert f"s3://{BUCKET}/{prefix}" in result.stdout
-    listing = cloud.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix)  # type: ignore[attr-defined]
+    listing = cloud.client("s3").list_objects_v2(Bucket=BUCKET, Prefix=prefix)
     sizes = {item["Key"].removeprefix(prefix): item["Size"] for item in listing["Contents"]}
     assert sizes["model.onnx"] == 12 * 1024 * 1024
     assert set(sizes) == {
@@ -93,7 +93,7 @@ def test_a_ready_made_tarball_is_checked_and_uploaded_as_is(
     tarball = build_tarball(load_deployable(artifact), tmp_path / "model.tar.gz")
     result = run_cli("upload", str(tarball))
     assert result.exit_code == 0, result.output
-    body = cloud.client("s3").get_object(Bucket=BUCKET, Key=KEY)["Body"].read()  # type: ignore[attr-defined]
+    body = cloud.client("s3").get_object(Bucket=BUCKET, Key=KEY)["Body"].read()
     assert body == tarball.read_bytes()
 
 
@@ -113,7 +113,7 @@ def test_corrupt_artifact_is_refused(cloud: Cloud, artifact: Path) -> None:
     result = run_cli("upload", str(artifact))
     assert result.exit_code == 1
     assert "sha256 does not match" in result.stderr
-    assert "Contents" not in cloud.client("s3").list_objects_v2(Bucket=BUCKET)  # type: ignore[attr-defined]
+    assert "Contents" not in cloud.client("s3").list_objects_v2(Bucket=BUCKET)
 
 
 def test_artifact_that_failed_its_quality_gate_is_refused(cloud: Cloud, tmp_path: Path) -> None:
@@ -134,7 +134,7 @@ def test_verification_catches_an_object_that_differs_from_the_local_file(
     local = artifact / "model.onnx"
     assert uploader.put_file(local, "check/model.onnx") is True
     uploader._verify(local, "check/model.onnx")  # the honest upload passes
-    cloud.client("s3").put_object(  # type: ignore[attr-defined]
+    cloud.client("s3").put_object(
         Bucket=BUCKET,
         Key="check/model.onnx",
         Body=b"X" * local.stat().st_size,

@@ -38,7 +38,8 @@ def client(cloud: Cloud, service: str) -> Any:
 def expose(*extra: str) -> str:
     result = run_cli("expose", "--endpoint", ENDPOINT, *extra)
     assert result.exit_code == 0, result.output
-    return result.stdout
+    stdout: str = result.stdout
+    return stdout
 
 
 def rest_api(cloud: Cloud) -> dict[str, Any]:
@@ -271,7 +272,7 @@ def test_a_failure_half_way_removes_what_was_made(
 
     def refused(*_: Any, **__: Any) -> None:
         error = {"Error": {"Code": "BadRequestException", "Message": "Invalid issuer"}}
-        raise ClientError(error, "CreateAuthorizer")  # type: ignore[arg-type]
+        raise ClientError(error, "CreateAuthorizer")
 
     monkeypatch.setattr(http_api, "build", refused)
     result = run_cli(
