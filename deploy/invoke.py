@@ -45,7 +45,12 @@ def invoke(
 ) -> Answer:
     """One call; `target_variant` (TargetVariant) skips the weights and calls that variant;
     `component` names the inference component an endpoint of components must be told."""
-    request = {"EndpointName": endpoint, "Body": body, "ContentType": content_type, "Accept": accept}
+    request = {
+        "EndpointName": endpoint,
+        "Body": body,
+        "ContentType": content_type,
+        "Accept": accept,
+    }
     if target_variant:
         request["TargetVariant"] = target_variant
     if component:

@@ -84,7 +84,9 @@ class LengthQueue:
         self.size += len(token_ids)
 
     def oldest(self) -> float | None:
-        """When the oldest queued text arrived (perf_counter), if any."""
+        """When the oldest queued text of a request still waiting arrived (perf_counter)."""
+        for queue in self._buckets.values():
+            self._purge_head(queue)  # an ended request's text must not shorten anyone's wait
         return min((q[0].pending.enqueued_at for q in self._buckets.values() if q), default=None)
 
     def _purge_head(self, queue: deque[QueuedText]) -> None:
