@@ -16,10 +16,18 @@ def head(base: str) -> str:
     return cleaned[: MAX_NAME - SUFFIX_LENGTH].rstrip("-")
 
 
+_issued: set[str] = set()
+
+
 def versioned(base: str, now: datetime | None = None) -> str:
-    """`<base>-<UTC stamp>-<4 hex>`, at most 63 characters, unique per call."""
+    """`<base>-<UTC stamp>-<4 hex>`, at most 63 characters, unique per call in this process
+    (4 random hex digits alone collide within a second about once in 50 calls)."""
     stamp = (now or datetime.now(UTC)).strftime("%Y%m%d-%H%M%S")
-    return f"{head(base)}-{stamp}-{secrets.token_hex(2)}"
+    while True:
+        name = f"{head(base)}-{stamp}-{secrets.token_hex(2)}"
+        if name not in _issued:
+            _issued.add(name)
+            return name
 
 
 def belongs_to(name: str, base: str) -> bool:
