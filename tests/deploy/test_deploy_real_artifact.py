@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 from deploy_helpers import BUCKET, Cloud, run_cli
 
+from deploy.artifacts import extract_data
 from service.backend.artifact import load_manifest
 
 
@@ -23,7 +24,7 @@ def test_real_artifact_uploads_and_unpacks_into_a_servable_model_dir(
     body = cloud.client("s3").get_object(Bucket=BUCKET, Key=key)["Body"].read()
     model_dir = tmp_path / "opt-ml-model"  # what SageMaker does with model.tar.gz
     with tarfile.open(fileobj=io.BytesIO(body), mode="r:gz") as tar:
-        tar.extractall(model_dir, filter="data")
+        extract_data(tar, model_dir)
     unpacked = load_manifest(model_dir)  # checksums of every file verified
     assert unpacked.model_version == manifest.model_version
     assert set(unpacked.variants) == set(manifest.variants)
