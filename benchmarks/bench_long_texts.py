@@ -1,8 +1,8 @@
 """Long documents: what reading the whole text costs. `chunk` against `right` truncation.
 
-Builds (once, cached under artifacts/bench-long) a model of the default base's size (6 layers,
-hidden 384, max 512 tokens; random weights: speed does not depend on them), exported through
-`python -m training export`, serves it with the real server, and sends documents of 300 to
+Builds (once, cached under artifacts/bench-long: benchmarks/bench_models.py) a model of the
+default base's size (6 layers, hidden 384, max 512 tokens; random weights: speed does not
+depend on them), exported through `python -m training export`, serves it with the real server, and sends documents of 300 to
 2,000 tokens (the bundled sample headlines strung together) one per request from a few
 concurrent clients. Prints texts/s, p50, p99, the padding share of the tokens the model ran,
 and the share of each text the model read.
@@ -26,42 +26,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from benchmarks.bench_common import SAMPLE_TEXTS, load_texts, percentiles  # noqa: E402
+from benchmarks.bench_models import long_text_artifact  # noqa: E402
 from loadtests.local_server import local_server  # noqa: E402
-
-CACHE = ROOT / "artifacts" / "bench-long"
-
-
-def build_model(out: Path) -> Path:
-    """A 6-layer, 384-wide DistilBERT classifier with the default base's tokenizer, exported."""
-    artifact = out / "artifact"
-    if (artifact / "manifest.json").is_file():
-        return artifact
-    from transformers import DistilBertConfig, DistilBertForSequenceClassification
-
-    from training.base_model import DEFAULT_BASE, load_tokenizer
-    from training.cli import main as training_cli
-
-    checkpoint = out / "checkpoint"
-    labels = ["world", "sports", "business", "scitech"]
-    config = DistilBertConfig(  # type: ignore[no-untyped-call]
-        dim=384,
-        n_layers=6,
-        n_heads=12,
-        hidden_dim=1536,
-        max_position_embeddings=512,
-        id2label=dict(enumerate(labels)),
-        label2id={name: i for i, name in enumerate(labels)},
-    )
-    DistilBertForSequenceClassification(config).save_pretrained(checkpoint)
-    tokenizer = load_tokenizer(DEFAULT_BASE)
-    tokenizer.model_max_length = 512
-    tokenizer.save_pretrained(checkpoint)
-    code = training_cli(
-        ["export", "--model", str(checkpoint), "--output", str(artifact), "--max-length", "512"]
-    )
-    if code != 0:
-        sys.exit(f"bench-long: export failed ({code})")
-    return artifact
 
 
 def documents(count: int, seed: int = 0) -> list[str]:
@@ -127,7 +93,7 @@ def main() -> int:
     parser.add_argument("--texts", type=int, default=48)
     parser.add_argument("--concurrency", type=int, default=4)
     args = parser.parse_args()
-    artifact = build_model(CACHE)
+    artifact = long_text_artifact()
     docs = documents(args.texts)
     rows = {}
     with local_server(artifact, ready_timeout=300) as url:

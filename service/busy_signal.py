@@ -65,10 +65,6 @@ class BusySignal:
                 return True
         return False
 
-    def close(self) -> None:
-        self._map.close()
-        self._file.close()
-
     def _read(self, slot: int) -> tuple[int, float, int]:
         busy, ended, owner = _SLOT.unpack_from(self._map, slot * _SLOT.size)
         return int(busy), float(ended), int(owner)

@@ -22,7 +22,7 @@ from service.api.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from service.backend.segmenter import Policy
+from service.backend.segmenter import POLICIES, Policy
 from service.core.ranking import TextAnswer
 
 JSON = "application/json"
@@ -37,9 +37,6 @@ _MEDIA_ALIASES = {
 }
 # What a wildcard in Accept resolves to.
 _WILDCARDS = {"*/*": JSON, "application/*": JSON, "text/*": CSV}
-
-
-TRUNCATION_POLICIES = ("right", "left", "error", "chunk")
 
 
 @dataclass(slots=True)
@@ -69,10 +66,9 @@ class Options:
                 setattr(self, name, flag)
         if "truncation" in params:
             policy = params["truncation"]
-            if policy not in TRUNCATION_POLICIES:
+            if policy not in POLICIES:
                 raise BadRequest(
-                    f"{source}: truncation must be one of {', '.join(TRUNCATION_POLICIES)}, "
-                    f"got {policy!r}"
+                    f"{source}: truncation must be one of {', '.join(POLICIES)}, got {policy!r}"
                 )
             self.truncation = policy
         if "threshold" in params:

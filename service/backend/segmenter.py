@@ -37,7 +37,6 @@ class Segmenter:
         max_length: int,
         *,
         stride: int,
-        default_side: Literal["right", "left"] = "right",
     ) -> None:
         from tokenizers import Tokenizer
 
@@ -49,7 +48,6 @@ class Segmenter:
         self._room = max(1, room)
         # Windows must advance: the overlap stays below half a window's text.
         self.stride = max(0, min(stride, self._room // 2))
-        self.default_side = default_side
 
     def segment(self, texts: Sequence[str], policy: Policy) -> list[Segmented]:
         if len(texts) == 1:

@@ -99,7 +99,6 @@ class OnnxBackend:
             model_dir / self.manifest.tokenizer,
             self.manifest.max_length,
             stride=chunk_stride,
-            default_side=self.manifest.truncation_side,
         )
         self.activation = self.manifest.activation
         self._finish = _sigmoid if self.activation == "sigmoid" else _softmax
