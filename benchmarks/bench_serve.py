@@ -176,12 +176,12 @@ def print_table(
     print(
         f"in-process ONNX Runtime ceiling: {best.rps:.1f} req/s, p50 {best.p50:.2f} ms per "
         f"request ({best.provider}, {best.config.label()}; best of intra-op threads "
-        f"{{{threads}}} × spin-wait {{off, on}} over every in-process run)"
+        f"{{{threads}}} × spin-wait {{off, on, on kept between runs}} over every in-process run)"
     )
     print(
         f"in-process sorted-batch ceiling: {top.texts_per_s:.1f} texts/s (texts sorted by "
         f"length, batches of 32, tokenization + model + softmax timed; {top.label()}; best of "
-        f"threads {{{threads}}} × spin-wait {{off, on}})\n"
+        f"threads {{{threads}}} × spin-wait {{off, on, on kept between runs}})\n"
     )
     header = (
         "conc",

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from bench_common import group_texts
-from ceiling import Ceiling
+from ceiling import Ceiling, Config
 from load_client import LoadPoint, WrkClient, write_bodies
 from open_loop import open_loop
 from server_cpu import tree_cpu_seconds
@@ -107,8 +107,8 @@ def print_bert_base(figures: dict[str, Any]) -> None:
     single = min((r for r in figures["ceiling_runs"]), key=lambda run: run["p50"])
     print(
         f"\nBERT-base-sized model (12 layers, hidden 768, random weights): in-process best "
-        f"single request p50 {single['p50']:.2f} ms ({single['threads']} thread(s), spin "
-        f"{'on' if single['spin_wait'] else 'off'}); batch-1 ceiling {best['rps']:.1f} req/s; "
+        f"single request p50 {single['p50']:.2f} ms "
+        f"({Config(single['threads'], single['spin_wait'], single['keep_spinning']).label()}); batch-1 ceiling {best['rps']:.1f} req/s; "
         f"sorted batches of 32 {top['texts_per_s']:.1f} texts/s\n"
     )
     print(

@@ -1,6 +1,6 @@
 """The in-process ceiling for throughput: texts sorted by token length and cut into batches of
 32, each batch tokenized, padded, run and turned into probabilities, back to back, no HTTP.
-Best of intra-op threads {1, all cores} × spin-wait {off, on}. What a perfect offline scorer
+Best of the session configurations the batch-1 ceiling tries (ceiling.py). What a perfect offline scorer
 does with the same variant; the server under load is measured against it."""
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
-from bench_common import all_cores
+from ceiling import Config, session_configs
 
 BATCH = 32
 
@@ -21,21 +21,26 @@ BATCH = 32
 class SortedRun:
     threads: int
     spin_wait: bool
+    keep_spinning: bool
     texts: int
     seconds: float
     texts_per_s: float
 
     def label(self) -> str:
-        return f"{self.threads} thread(s), spin-wait {'on' if self.spin_wait else 'off'}"
+        return str(Config(self.threads, self.spin_wait, self.keep_spinning).label())
 
 
-def _backend(model_dir: Path, threads: int, spin_wait: bool) -> Any:
+def _backend(model_dir: Path, config: Config) -> Any:
     from service.backend.plan import plan_for
     from service.backend.session import OnnxBackend
     from service.settings import Settings
 
     plan = plan_for(Settings(model_dir=model_dir), single_process=True)
-    return OnnxBackend(model_dir, replace(plan, intra_op_threads=threads, spin_wait=spin_wait))
+    return OnnxBackend(
+        model_dir,
+        replace(plan, intra_op_threads=config.threads, spin_wait=config.spin_wait),
+        spin_between_runs=config.keep_spinning,
+    )
 
 
 def _batches(backend: Any, texts: Sequence[str]) -> list[list[str]]:
@@ -57,11 +62,11 @@ def _run(backend: Any, batch: list[str]) -> np.ndarray:
 
 
 def sorted_ceiling(model_dir: Path, texts: Sequence[str], seconds: float) -> list[SortedRun]:
-    """Every configuration for `seconds / 4`; the caller takes the best."""
+    """Every configuration for an equal share of `seconds`; the caller takes the best."""
     runs = []
-    configs = [(t, s) for t in sorted({1, all_cores()}) for s in (False, True)]
-    for threads, spin in configs:
-        backend = _backend(model_dir, threads, spin)
+    configs = session_configs()
+    for config in configs:
+        backend = _backend(model_dir, config)
         batches = _batches(backend, texts)
         for batch in batches[:3]:
             _run(backend, batch)  # warm up
@@ -72,5 +77,14 @@ def sorted_ceiling(model_dir: Path, texts: Sequence[str], seconds: float) -> lis
             _run(backend, batch)
             done += len(batch)
         elapsed = time.perf_counter() - began
-        runs.append(SortedRun(threads, spin, done, elapsed, done / elapsed))
+        runs.append(
+            SortedRun(
+                config.threads,
+                config.spin_wait,
+                config.keep_spinning,
+                done,
+                elapsed,
+                done / elapsed,
+            )
+        )
     return runs

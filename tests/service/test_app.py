@@ -156,6 +156,8 @@ async def test_when_the_batcher_dies_ping_turns_503(tiny_artifact: Path) -> None
     async with running(app) as client:
         batcher = app.state.predictor.batcher
         batcher._take = lambda: 1 / 0  # a bug in batch formation kills the loop
-        dead = await client.post("/invocations", json={"inputs": "boom"})
+        # Nine texts are more than one batch, so they go through the batcher's loop (a lone
+        # small request may run at once without it).
+        dead = await client.post("/invocations", json={"inputs": ["boom"] * 9})
         assert dead.status_code == 503 and dead.json()["type"] == "not_ready"
         assert (await client.get("/ping")).status_code == 503

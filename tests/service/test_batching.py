@@ -236,3 +236,47 @@ async def test_requests_that_would_wait_past_the_limit_are_shed_early(
     assert batcher.expected_wait_s() > 0
     await asyncio.wait_for(queued.future, 5)
     assert 3 not in model.seen
+
+
+async def test_a_lone_request_runs_at_once_on_the_loop_thread(make_batcher: MakeBatcher) -> None:
+    model = SlowModel()
+    batcher = make_batcher(model, run_lone_inline=True)
+    pending = batcher.submit([text(1, 5), text(2, 9)])
+    probs = await asyncio.wait_for(pending.future, 5)
+    assert probs[:, 1].tolist() == [5, 9]
+    assert model.threads == {threading.current_thread().name}, "no hop to the inference thread"
+    assert model.shapes == [(2, 9)]
+
+
+async def test_requests_arriving_in_the_same_loop_turn_are_batched_not_run_alone(
+    make_batcher: MakeBatcher,
+) -> None:
+    model = SlowModel()
+    batcher = make_batcher(model, run_lone_inline=True)
+    await asyncio.sleep(0)  # the batcher's loop starts and waits for work, as in a server
+    # As when one poll of the sockets reads several requests: all submitted in one turn.
+    pending = [batcher.submit([text(i, 8)]) for i in range(5)]
+    await asyncio.wait_for(asyncio.gather(*(p.future for p in pending)), 5)
+    assert model.shapes == [(5, 8)], "the five share one batch"
+    assert model.threads == {"inference_0"}
+
+
+async def test_run_alone_only_what_fits_one_batch(make_batcher: MakeBatcher) -> None:
+    model = SlowModel()
+    batcher = make_batcher(model, run_lone_inline=True, max_batch_size=2)
+    pending = batcher.submit([text(i, 8) for i in range(3)])
+    await asyncio.wait_for(pending.future, 5)
+    assert sorted(b for b, _ in model.shapes) == [1, 2] and model.threads == {"inference_0"}
+
+
+async def test_a_failing_lone_request_fails_alone_and_the_batcher_lives(
+    make_batcher: MakeBatcher,
+) -> None:
+    model = SlowModel()
+    batcher = make_batcher(model, run_lone_inline=True)
+    poisoned = batcher.submit([text(POISON, 4)])
+    with pytest.raises(InferenceFailed):
+        await asyncio.wait_for(poisoned.future, 5)
+    assert batcher.healthy
+    fine = batcher.submit([text(3, 4)])
+    assert (await asyncio.wait_for(fine.future, 5))[0, 0] == 3

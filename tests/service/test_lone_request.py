@@ -110,3 +110,14 @@ def test_a_batch_runs_on_every_core_only_when_the_others_are_idle(
     assert used == [backend._session if others else backend._lone]
     assert backend._lone is not None and backend._lone is not backend._session
     assert busy.flags == [True, False]  # marked busy for exactly the run
+
+
+def test_pool_threads_stop_spinning_when_a_run_ends_unless_a_benchmark_asks() -> None:
+    """Spinning after a run would take a core from the HTTP work between requests."""
+    from service.backend.session import _session_options
+
+    entry = "session.force_spinning_stop"
+    assert _session_options(2, spin_wait=True).get_session_config_entry(entry) == "1"
+    kept = _session_options(2, spin_wait=True, spin_between_runs=True)
+    with pytest.raises(Exception, match="not"):  # ONNX Runtime: no such entry set
+        kept.get_session_config_entry(entry)
