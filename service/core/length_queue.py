@@ -1,10 +1,14 @@
-"""Queued texts in sequence-length buckets, and how a batch is taken from them.
+"""Queued texts grouped by token count, and how a batch is taken from them.
 
-Each request's texts wait in the bucket of their token count. `take` starts from the bucket
-holding the oldest text and fills a batch from it and from shorter buckets whose texts are at
-least half as long (so padding at most doubles a text), until the padded-token budget
-(`longest × count`) or the batch size is reached. Texts of requests that already ended (deadline
-passed, failed) are dropped as they surface.
+Each request's texts wait in the group of their token count: groups are 2 tokens wide up to 64
+tokens, 4 wide up to 128, then about an eighth of the length. `take` starts from the group
+holding the oldest text and fills a batch from it and then from the next shorter groups, nearest
+first, down to texts at least half as long (so padding at most doubles a text), until the
+padded-token budget (`longest × count`) or the batch size is reached. Narrow groups keep the
+padding low: with 8-token groups, batches of headlines (7-16 tokens) padded 25% more tokens
+than they held; with these, under 10% (measured on AG News titles, docs/serving.md).
+
+Texts of requests that already ended (deadline passed, failed) are dropped as they surface.
 """
 
 from __future__ import annotations
@@ -19,15 +23,32 @@ import numpy as np
 
 
 def bucket_lengths(max_length: int) -> list[int]:
-    """Sequence-length buckets: steps of 8 up to 64, then ×1.5 steps, capped at max_length.
+    """Padded sequence lengths: steps of 8 up to 64, then ×1.5 steps, capped at max_length.
 
-    Finite, so warm-up can visit every one; fine-grained where headlines live (8-64 tokens).
+    Finite, so warm-up can visit every one, and a GPU that pads a batch up to one of them
+    (`pad_to_bucket`) sees few distinct shapes.
     """
     lengths: list[int] = []
     length = 8
     while length < max_length:
         lengths.append(length)
         length = length + 8 if length < 64 else int(length * 1.5) // 8 * 8
+    lengths.append(max_length)
+    return lengths
+
+
+def group_lengths(max_length: int) -> list[int]:
+    """The queue's groups (each named by the longest count it holds), up to max_length."""
+    lengths: list[int] = []
+    length = 2
+    while length < max_length:
+        lengths.append(length)
+        if length < 64:
+            length += 2
+        elif length < 128:
+            length += 4
+        else:
+            length = (length * 9 // 8 + 7) // 8 * 8
     lengths.append(max_length)
     return lengths
 
@@ -67,20 +88,31 @@ class QueuedText:
 
 class LengthQueue:
     def __init__(self, max_length: int, max_batch_tokens: int, max_batch_size: int) -> None:
-        self.lengths = bucket_lengths(max_length)
+        self.lengths = group_lengths(max_length)
+        self._padded_lengths = bucket_lengths(max_length)
         self._buckets: dict[int, deque[QueuedText]] = {n: deque() for n in self.lengths}
+        # For each group, the groups whose texts may join its batch: itself, then the shorter
+        # ones down to half its length, nearest first.
+        self._company = {
+            n: [m for m in reversed(self.lengths) if m <= n and m * 2 > n] for n in self.lengths
+        }
         self._max_tokens = max_batch_tokens
         self._max_size = max_batch_size
         self.size = 0
         """Texts queued, counting those of ended requests not yet dropped."""
 
     def bucket_of(self, length: int) -> int:
+        """The padded length for a batch whose longest text has `length` tokens."""
+        lengths = self._padded_lengths
+        return lengths[min(bisect.bisect_left(lengths, length), len(lengths) - 1)]
+
+    def _group_of(self, length: int) -> int:
         return self.lengths[min(bisect.bisect_left(self.lengths, length), len(self.lengths) - 1)]
 
     def put(self, pending: Pending, token_ids: Sequence[Sequence[int]]) -> None:
         for index, ids in enumerate(token_ids):
             text = QueuedText(pending, index, ids)
-            self._buckets[self.bucket_of(text.length)].append(text)
+            self._buckets[self._group_of(text.length)].append(text)
         self.size += len(token_ids)
 
     def oldest(self) -> float | None:
@@ -96,7 +128,11 @@ class LengthQueue:
 
     def take(self) -> list[QueuedText]:
         first: int | None = None
-        for length, queue in self._buckets.items():
+        # Longest first: of texts queued at the same moment (one request's), the longest leads
+        # its batch, so the shorter ones can join it.
+        for length, queue in reversed(self._buckets.items()):
+            if not queue:
+                continue
             self._purge_head(queue)
             if queue and (
                 first is None
@@ -107,9 +143,7 @@ class LengthQueue:
             return []
         batch: list[QueuedText] = []
         longest = 0
-        for length in sorted(
-            (n for n in self.lengths if n <= first and n * 2 > first), reverse=True
-        ):
+        for length in self._company[first]:
             queue = self._buckets[length]
             while queue:
                 text = queue[0]

@@ -16,7 +16,7 @@ from service.api.errors import status_of
 from service.backend.plan import BatchLimits
 from service.core.batcher import Batcher
 from service.core.errors import InferenceFailed, NotReady, Overloaded
-from service.core.length_queue import bucket_lengths
+from service.core.length_queue import LengthQueue, Pending, bucket_lengths, group_lengths
 
 POISON = 666
 
@@ -86,6 +86,23 @@ def test_buckets_are_finite_and_end_at_max_length() -> None:
     assert lengths == sorted(set(lengths))
 
 
+def test_groups_are_narrow_where_texts_are_short_and_end_at_max_length() -> None:
+    assert group_lengths(12) == [2, 4, 6, 8, 10, 12]
+    lengths = group_lengths(512)
+    assert lengths[:3] == [2, 4, 6] and 64 in lengths and 68 in lengths and lengths[-1] == 512
+    assert lengths == sorted(set(lengths)) and len(lengths) < 80
+
+
+async def test_a_batch_is_filled_with_the_nearest_lengths_below_the_oldest_text() -> None:
+    queue = LengthQueue(max_length=64, max_batch_tokens=1024, max_batch_size=4)
+    future = asyncio.get_running_loop().create_future()
+    # The oldest text has 16 tokens; 9, 10, 12, 15 and 16 wait; 7 is under half its length.
+    for length in (16, 9, 7, 12, 15, 10, 16):
+        queue.put(Pending(future, 1, 2), [text(length, length)])
+    assert sorted(t.length for t in queue.take()) == [12, 15, 16, 16]
+    assert sorted(t.length for t in queue.take()) == [7, 9, 10]
+
+
 async def test_results_come_back_in_input_order_across_buckets(make_batcher: MakeBatcher) -> None:
     model = SlowModel()
     batcher = make_batcher(model)
@@ -120,11 +137,11 @@ async def test_short_texts_are_not_padded_to_a_long_neighbour(make_batcher: Make
     model.release.clear()
     blocker = batcher.submit([text(99, 8)])
     await model.held()
-    short = batcher.submit([text(1, 6), text(2, 7)])
+    short = batcher.submit([text(1, 7), text(2, 8)])
     long = batcher.submit([text(3, 60), text(4, 58)])
     model.release.set()
     await asyncio.wait_for(asyncio.gather(blocker.future, short.future, long.future), 5)
-    assert sorted(model.shapes[1:]) == [(2, 7), (2, 60)]
+    assert sorted(model.shapes[1:]) == [(2, 8), (2, 60)]
 
 
 async def test_max_wait_lets_a_second_request_join_the_batch(make_batcher: MakeBatcher) -> None:
