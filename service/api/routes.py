@@ -113,11 +113,11 @@ async def _invocations(request: Request, rid: str, started: float) -> Response:
     settings: Settings = state.settings
     headers = request.headers
     accept = codecs.negotiate(headers.get("accept"))
-    try:
-        predictor.admit()  # shed before reading, parsing and tokenizing the body
-    except ServingError:
-        await _discard_body(request)
-        raise
+    # Shed before reading, parsing and tokenizing the body, and answer at once: uvicorn reads
+    # and drops the rest of the body after the answer, so the connection stays usable and a
+    # client still sending reads the 503. (Waiting for the body first made a 503 wait on the
+    # client: p99 8-12 ms inside the server under 3x overload, the loop itself mostly idle.)
+    predictor.admit()
     options = codecs.Options()
     attributes = headers.get(CUSTOM_ATTRIBUTES)
     codecs.parse_custom_attributes(attributes, options)
@@ -139,7 +139,10 @@ async def _invocations(request: Request, rid: str, started: float) -> Response:
         settings.max_text_chars,
     )
     result = await predictor.predict(
-        decoded.texts, started + settings.request_timeout_s, options.truncation
+        decoded.texts,
+        started + settings.request_timeout_s,
+        options.truncation,
+        arrival_admitted=True,
     )
     if result.multi_label:
         threshold = settings.threshold if options.threshold is None else options.threshold

@@ -115,9 +115,15 @@ class Batcher:
             return 0.0
         return (self._queue.size + extra_texts) / self._texts_per_s
 
-    def admit(self, texts: int) -> None:
+    def admit(self, texts: int, *, arrival_admitted: bool = False) -> None:
         """Raise at once when a request of `texts` texts would be refused: cheap, so callers
-        ask before parsing and tokenizing what would only be thrown away."""
+        ask before parsing and tokenizing what would only be thrown away.
+
+        `arrival_admitted`: the work queued ahead was judged when the request arrived, before
+        its body was read (`admit(0)`); it is not judged again, so a request let in then is
+        not refused for the queue that grew while its body came in, after the work of
+        reading and parsing it. Every shed for the queue ahead is then an answer before the
+        body."""
         if self._task is None or self._task.done() or self._stopping:
             self._observer.rejected("not_ready")
             raise NotReady(
@@ -130,7 +136,7 @@ class Batcher:
                 f"{self._queue.size} texts already queued (limit {limits.max_queue_texts}); retry shortly"
             )
         ahead = self.expected_wait_s()
-        if limits.max_wait_ahead_s and ahead > limits.max_wait_ahead_s:
+        if not arrival_admitted and limits.max_wait_ahead_s and ahead > limits.max_wait_ahead_s:
             self._observer.rejected("queue_wait")
             raise Overloaded(
                 f"about {ahead * 1000:.0f} ms of work is queued ahead, more than the "
@@ -144,9 +150,11 @@ class Batcher:
                 "a request may wait; retry shortly"
             )
 
-    def submit(self, token_ids: Sequence[Sequence[int]]) -> Pending:
+    def submit(
+        self, token_ids: Sequence[Sequence[int]], *, arrival_admitted: bool = False
+    ) -> Pending:
         """Queue one request's tokenized texts; raises at once when the server cannot take it."""
-        self.admit(len(token_ids))
+        self.admit(len(token_ids), arrival_admitted=arrival_admitted)
         loop = asyncio.get_running_loop()
         pending = Pending(loop.create_future(), len(token_ids), self._labels)
         if not token_ids:

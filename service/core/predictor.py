@@ -206,17 +206,24 @@ class Predictor:
         )
 
     async def predict(
-        self, texts: list[str], deadline: float, truncation: Policy | None = None
+        self,
+        texts: list[str],
+        deadline: float,
+        truncation: Policy | None = None,
+        *,
+        arrival_admitted: bool = False,
     ) -> Predictions:
         """Tokenize under the long-text policy (the request's, else the server's), queue every
-        window, wait for the scores until `deadline` (perf_counter), one row per text."""
+        window, wait for the scores until `deadline` (perf_counter), one row per text.
+        `arrival_admitted`: `admit()` let the request in when it arrived (Batcher.admit)."""
         model, batcher = self._model, self.batcher
         # While draining, /ping is 503 but requests already on their way in are still served:
         # uvicorn has stopped accepting connections and reads no new request on open ones.
         if model is None or batcher is None or not batcher.healthy:
             self._observer.rejected("not_ready")
             raise NotReady(self.not_ready_reason())
-        batcher.admit(len(texts))  # before tokenizing what would be refused
+        # Before tokenizing what would be refused.
+        batcher.admit(len(texts), arrival_admitted=arrival_admitted)
         policy = truncation or self.truncation or model.manifest.truncation_side
         started = time.perf_counter()
         if sum(map(len, texts)) <= INLINE_TOKENIZE_CHARS:
@@ -239,7 +246,7 @@ class Predictor:
             )
         windows = [len(text.windows) for text in segmented]
         token_ids = [ids for text in segmented for ids in text.windows]
-        pending = batcher.submit(token_ids)
+        pending = batcher.submit(token_ids, arrival_admitted=arrival_admitted)
         try:
             scores = await asyncio.wait_for(pending.future, deadline - time.perf_counter())
         except TimeoutError:
@@ -263,7 +270,7 @@ class Predictor:
 
     def admit(self) -> None:
         """Raise now if no request could be taken (not ready, queue full or too slow): the API
-        asks before it reads and parses a body."""
+        asks before it reads and parses a body, then predicts with `arrival_admitted`."""
         if self.batcher is None or not self.batcher.healthy:
             self._observer.rejected("not_ready")
             raise NotReady(self.not_ready_reason())

@@ -255,6 +255,23 @@ async def test_requests_that_would_wait_past_the_limit_are_shed_early(
     assert 3 not in model.seen
 
 
+async def test_a_request_let_in_on_arrival_is_not_shed_for_the_queue_that_grew_meanwhile(
+    make_batcher: MakeBatcher,
+) -> None:
+    model = SlowModel(delay=0.05)  # at most 20 texts/s, one text per batch
+    batcher = make_batcher(model, max_batch_size=1, max_wait_ahead_s=0.5)
+    first = batcher.submit([text(0, 8)])
+    await asyncio.wait_for(first.future, 5)  # one batch teaches the batcher the model's speed
+    batcher.admit(0)  # a request arrives: the queue is empty, it is let in
+    # While its body comes in, others queue ~1 s of work.
+    backlog = batcher.submit([text(i, 8) for i in range(1, 21)])
+    with pytest.raises(Overloaded, match="queued ahead"):
+        batcher.admit(0)  # a request arriving now is shed before its body is read
+    late = batcher.submit([text(99, 8)], arrival_admitted=True)  # the one let in is served
+    await asyncio.wait_for(asyncio.gather(backlog.future, late.future), 10)
+    assert 99 in model.seen
+
+
 async def test_a_lone_request_runs_at_once_on_the_loop_thread(make_batcher: MakeBatcher) -> None:
     model = SlowModel()
     batcher = make_batcher(model, run_lone_inline=True)

@@ -7,7 +7,10 @@ their body is parsed or tokenized."""
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
+import threading
+import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -15,9 +18,13 @@ from pathlib import Path
 
 import pytest
 import requests
+import uvicorn
 from service_helpers import serve_process
 
-from loadtests.local_server import ServerProcess
+from loadtests.local_server import ServerProcess, free_port
+from service.api.app import create_app
+from service.core.predictor import Model
+from service.settings import Settings
 
 pytestmark = pytest.mark.slow
 
@@ -83,3 +90,62 @@ def test_shed_requests_are_refused_before_tokenizing(tiny_artifact: Path, tmp_pa
         line for line in before.splitlines() if line.startswith("serve_tokenize_seconds_count")
     ]
     assert 'serve_rejects_total{reason="queue_full"} 1.0' in after
+
+
+def test_a_request_shed_before_its_body_is_answered_at_once_and_the_connection_lives(
+    tiny_artifact: Path,
+) -> None:
+    """While the model loads, /invocations is refused before its body is read: the 503 comes
+    back before the client has sent a byte of the body, and the connection still serves the
+    next request once the body has gone through (uvicorn drops it)."""
+    release = threading.Event()
+
+    def never_ready() -> Model:
+        release.wait(30)
+        raise RuntimeError("released")
+
+    port = free_port()
+    app = create_app(Settings(model_dir=tiny_artifact), load_model=never_ready)
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_config=None, access_log=False)
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        for _ in range(200):
+            if server.started:
+                break
+            time.sleep(0.02)
+        body = json.dumps({"inputs": ["a headline"] * 5000}).encode()
+        with socket.create_connection(("127.0.0.1", port), timeout=10) as conn:
+            conn.sendall(
+                b"POST /invocations HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                b"Content-Length: %d\r\n\r\n" % len(body)
+            )
+            answer = _read_response(conn)  # before any of the body was sent
+            assert answer.startswith(b"HTTP/1.1 503") and b"retry-after" in answer.lower()
+            conn.sendall(body)
+            conn.sendall(b"GET /ping HTTP/1.1\r\nHost: x\r\n\r\n")
+            assert _read_response(conn).startswith(b"HTTP/1.1 503")  # still loading, but read
+    finally:
+        release.set()
+        server.should_exit = True
+        thread.join(10)
+
+
+def _read_response(conn: socket.socket) -> bytes:
+    """One HTTP response with a Content-Length body."""
+    data = b""
+    while b"\r\n\r\n" not in data:
+        chunk = conn.recv(65536)
+        assert chunk, f"connection closed after {data!r}"
+        data += chunk
+    head, _, rest = data.partition(b"\r\n\r\n")
+    length = int(next(
+        line.split(b":", 1)[1] for line in head.split(b"\r\n")
+        if line.lower().startswith(b"content-length:")
+    ))  # fmt: skip
+    while len(rest) < length:
+        chunk = conn.recv(65536)
+        assert chunk, "connection closed mid-body"
+        rest += chunk
+    return head + b"\r\n\r\n" + rest[:length]
