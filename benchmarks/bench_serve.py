@@ -8,7 +8,8 @@ per-request transformers-pipeline server, all on the same model and texts, in on
 Load: `wrk` (one thread, N keep-alive connections, `wrk_invocations.lua`); a 1 s warm-up before
 each point. Ceiling (`ceiling.py`): ONNX Runtime in-process, best of intra-op threads
 {1, all cores} × spin-wait {off, on}. The server runs with its defaults: SERVE_WORKERS and
-SERVE_INTRA_OP_THREADS pass through from the environment. The naive baseline
+SERVE_INTRA_OP_THREADS pass through from the environment. The floor (`floor_server.py`):
+uvicorn and a bare ASGI app running the model in-line, at concurrency 1. The naive baseline
 (`naive_server.py`) loads `<model-dir>-pytorch`. Texts: /work/shared/data/ag_news_titles.csv
 when present, else the bundled sample. Prints one table; `--json FILE` also writes the figures.
 """
@@ -27,7 +28,14 @@ from typing import Any
 from bench_common import ROOT, all_cores, group_texts, load_texts
 from bench_models import bert_base_artifact
 from ceiling import Ceiling, CeilingRun
-from extra_points import bert_base, our_server, overload, print_bert_base, print_overload
+from extra_points import (
+    bert_base,
+    floor_point,
+    our_server,
+    overload,
+    print_bert_base,
+    print_overload,
+)
 from load_client import WARM_UP_S, LoadError, LoadPoint, WrkClient, find_wrk, write_bodies
 from naive_server import naive_server
 from server_cpu import tree_cpu_seconds
@@ -107,11 +115,14 @@ def main() -> None:
             )
         overloaded: dict[str, Any] = {}
         bert: dict[str, Any] = {}
+        floor: dict[str, Any] = {}
         try:
             with our_server(model_dir, Path(tmp) / "serve.log") as server:
                 ours = run_points("serve", server.url, client, args, ceiling, server.process.pid)
                 if args.overload:
                     overloaded = overload(server, texts, client, args.duration, Path(tmp))
+            if 1 in args.concurrency:
+                floor = floor_point(model_dir, ceiling, client, args.duration, Path(tmp))
             naive: list[dict[str, Any]] = []
             naive_dir = args.naive_dir or model_dir.with_name(model_dir.name + "-pytorch")
             if args.naive and naive_dir.is_dir():
@@ -130,7 +141,7 @@ def main() -> None:
         _print_ceiling(run)
     best = ceiling.best()
     top = max(batched, key=lambda run: run.texts_per_s)
-    print_table(best, ceiling, top, knobs, ours, naive)
+    print_table(best, ceiling, top, knobs, ours, naive, floor)
     if overloaded:
         print_overload(overloaded)
     if bert:
@@ -144,6 +155,7 @@ def main() -> None:
             "serve": ours,
             "naive": naive,
             "overload": overloaded,
+            "floor": floor,
             "bert_base": bert,
         }
         args.json.write_text(json.dumps(figures, indent=2))
@@ -165,6 +177,7 @@ def print_table(
     knobs: dict[str, str],
     ours: list[dict[str, Any]],
     naive: list[dict[str, Any]],
+    floor: dict[str, Any],
 ) -> None:
     """The Markdown table on stdout, with the ceiling and server settings above it."""
     threads = ", ".join(str(n) for n in sorted({c.threads for c in ceiling.configs}))
@@ -231,6 +244,13 @@ def print_table(
             f"(+{c1['p50'] - single:.2f} ms for HTTP, JSON and queueing); vs the best "
             f"in-process single request ({lone.p50:.2f} ms, {lone.config.label()}): "
             f"{c1['p50'] / lone.p50:.2f}x"
+        )
+    if c1 and floor:
+        print(
+            f"floor at concurrency 1 (benchmarks/floor_server.py: uvicorn and a bare ASGI app "
+            f"running the model in-line, {floor['config']}): p50 {floor['p50']:.2f} ms = "
+            f"{floor['p50'] / lone.p50:.2f}x the best in-process single request; the server's "
+            f"p50 is {c1['p50'] / floor['p50']:.2f}x the floor"
         )
 
 

@@ -55,6 +55,31 @@ def overload(
     }
 
 
+def floor_point(
+    model_dir: Path, ceiling: Ceiling, wrk: WrkClient, seconds: int, tmp: Path
+) -> dict[str, Any]:
+    """Concurrency 1 through benchmarks/floor_server.py, on the in-process ceiling's fastest
+    single-request configuration: what HTTP alone adds on this machine."""
+    lone = min(ceiling.runs, key=lambda run: run.p50).config
+    port = free_port()
+    command = [
+        sys.executable, "-m", "uvicorn", "--app-dir", str(Path(__file__).parent),
+        "floor_server:app", "--host", "127.0.0.1", "--port", str(port), "--loop", "uvloop",
+        "--http", "httptools", "--no-access-log", "--log-level", "warning",
+    ]  # fmt: skip
+    env = {
+        "FLOOR_MODEL_DIR": str(model_dir),
+        "FLOOR_THREADS": str(lone.threads),
+        "FLOOR_SPIN": "1" if lone.spin_wait else "0",
+        "FLOOR_KEEP_SPINNING": "1" if lone.keep_spinning else "0",
+    }
+    url = f"http://127.0.0.1:{port}"
+    with server_process(command, url, env=env, log_path=tmp / "floor.log") as server:
+        server.wait_for_ping(200, 120)
+        point = wrk.point(server.url, 1, seconds)
+    return {**asdict(point), "config": lone.label()}
+
+
 def print_overload(figures: dict[str, Any]) -> None:
     point, capacity = figures["open"], figures["capacity_texts_s"]
     shed_share = point["shed"] / point["sent"] if point["sent"] else 0.0

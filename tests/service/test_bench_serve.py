@@ -60,6 +60,7 @@ def test_bench_serve_prints_a_table_with_no_errors(tiny_artifact: Path, tmp_path
         "| 8",
     ]
     assert any(line.startswith("concurrency 1: server p50") for line in lines)
+    assert any(line.startswith("floor at concurrency 1") for line in lines)
     assert any(line.startswith("in-process sorted-batch ceiling:") for line in lines)
     assert "vs sorted ceiling" in rows[0] and "CPU ms/req" in rows[0]
     assert any(line.startswith("overload (64-text requests)") for line in lines)
@@ -80,6 +81,8 @@ def test_bench_serve_prints_a_table_with_no_errors(tiny_artifact: Path, tmp_path
     if len(os.sched_getaffinity(0)) > 1:  # ONNX Runtime's own default is tried too
         assert any(run["keep_spinning"] for run in data["ceiling_runs"])
     assert data["naive"] == []
+    floor = data["floor"]  # the bare ASGI app answered every request
+    assert floor["requests"] > 0 and floor["errors"] == 0 and floor["p50"] > 0
     assert all(row["cpu_ms_per_request"] > 0 for row in data["serve"])
     assert max(run["texts_per_s"] for run in data["sorted_ceiling"]) > 0
     overload = data["overload"]
