@@ -103,6 +103,15 @@ async def test_a_batch_is_filled_with_the_nearest_lengths_below_the_oldest_text(
     assert sorted(t.length for t in queue.take()) == [7, 9, 10]
 
 
+async def test_a_slightly_longer_text_joins_a_batch_but_not_a_much_longer_one() -> None:
+    queue = LengthQueue(max_length=64, max_batch_tokens=1024, max_batch_size=8)
+    future = asyncio.get_running_loop().create_future()
+    for length in (20, 23, 32):  # the oldest has 20 tokens; 23 is near, 32 too long for it
+        queue.put(Pending(future, 1, 2), [text(length, length)])
+    assert sorted(t.length for t in queue.take()) == [20, 23]
+    assert [t.length for t in queue.take()] == [32]
+
+
 async def test_results_come_back_in_input_order_across_buckets(make_batcher: MakeBatcher) -> None:
     model = SlowModel()
     batcher = make_batcher(model)
