@@ -1,7 +1,7 @@
 """The in-process ceiling for throughput: texts sorted by token length and cut into batches of
 32, each batch tokenized, padded, run and turned into probabilities, back to back, no HTTP.
-Best of the session configurations the batch-1 ceiling tries (ceiling.py). What a perfect offline scorer
-does with the same variant; the server under load is measured against it."""
+Best of the session configurations the batch-1 ceiling tries (ceiling.py). What a perfect
+offline scorer does with the same variant; the server under load is measured against it."""
 
 from __future__ import annotations
 

@@ -197,14 +197,12 @@ class Batcher:
             self._enqueue(pending, token_ids)
             return
         batch = [QueuedText(pending, index, ids) for index, ids in enumerate(token_ids)]
-        ids, mask = self._pad(batch)
-        started = time.perf_counter()
         try:
-            probs = self._run(ids, mask)
+            ran = self._infer(batch)
         except Exception as exc:
             self._failed(batch, exc)
             return
-        self._done(batch, ids, probs, started)
+        self._done(batch, ran)
 
     async def _loop(self) -> None:
         assert self._wakeup is not None and self._slots is not None
@@ -261,28 +259,32 @@ class Batcher:
     async def _run_batch(self, batch: list[QueuedText]) -> None:
         assert self._slots is not None
         try:
-            ids, mask = self._pad(batch)
-            started = time.perf_counter()
             loop = asyncio.get_running_loop()
             try:
-                probs = await loop.run_in_executor(self._executor, self._run, ids, mask)
+                ran = await loop.run_in_executor(self._executor, self._infer, batch)
             except Exception as exc:
                 self._failed(batch, exc)
                 return
-            self._done(batch, ids, probs, started)
+            self._done(batch, ran)
         finally:
             self._slots.release()
+
+    def _infer(self, batch: list[QueuedText]) -> tuple[int, np.ndarray, float, float]:
+        """Pad and run a batch (on whichever thread runs it): padded tokens, probabilities,
+        when the model started and how long it took."""
+        ids, mask = self._pad(batch)
+        started = time.perf_counter()
+        probs = self._run(ids, mask)
+        return int(ids.size), probs, started, time.perf_counter() - started
 
     def _failed(self, batch: list[QueuedText], exc: Exception) -> None:
         log.error("batch of %d texts failed: %r", len(batch), exc)
         self._observer.batch_failed()
         self._fail(batch, InferenceFailed(f"inference failed: {type(exc).__name__}"))
 
-    def _done(
-        self, batch: list[QueuedText], ids: np.ndarray, probs: np.ndarray, started: float
-    ) -> None:
-        seconds = time.perf_counter() - started
-        self._observer.batch_done(len(batch), int(ids.size), seconds)
+    def _done(self, batch: list[QueuedText], ran: tuple[int, np.ndarray, float, float]) -> None:
+        padded_tokens, probs, started, seconds = ran
+        self._observer.batch_done(len(batch), padded_tokens, seconds)
         rate = len(batch) / max(seconds, 1e-6)
         self._texts_per_s = rate if self._texts_per_s == 0 else 0.8 * self._texts_per_s + 0.2 * rate
         self._deliver(batch, probs, next(self._batch_ids), started, seconds)

@@ -54,8 +54,16 @@ def group_lengths(max_length: int) -> list[int]:
     return lengths
 
 
+def _round_up(lengths: Sequence[int], length: int) -> int:
+    """The first of the sorted `lengths` at least `length` (the last one beyond them)."""
+    return lengths[min(bisect.bisect_left(lengths, length), len(lengths) - 1)]
+
+
 def _nearest_first(lengths: Sequence[int], n: int) -> list[int]:
-    """The groups that may share a batch led by group `n`, nearest (then shorter) first."""
+    """The groups whose texts may join a batch led by group `n`: itself, then the others
+    nearest (then shorter) first, from over half its length (padding at most doubles a text)
+    up to a quarter longer (at least 2 tokens): with few texts queued, a slightly longer one
+    is better company than none."""
     company = [m for m in lengths if m * 2 > n and m <= n + max(2, n // 4)]
     return sorted(company, key=lambda m: (abs(m - n), m))
 
@@ -98,10 +106,6 @@ class LengthQueue:
         self.lengths = group_lengths(max_length)
         self._padded_lengths = bucket_lengths(max_length)
         self._buckets: dict[int, deque[QueuedText]] = {n: deque() for n in self.lengths}
-        # For each group, the groups whose texts may join a batch it leads: itself, then the
-        # others nearest first, from over half its length (padding at most doubles a text) up
-        # to a quarter longer (at least 2 tokens): with few texts queued, a slightly longer one
-        # is better company than none.
         self._company = {n: _nearest_first(self.lengths, n) for n in self.lengths}
         self._max_tokens = max_batch_tokens
         self._max_size = max_batch_size
@@ -110,16 +114,12 @@ class LengthQueue:
 
     def bucket_of(self, length: int) -> int:
         """The padded length for a batch whose longest text has `length` tokens."""
-        lengths = self._padded_lengths
-        return lengths[min(bisect.bisect_left(lengths, length), len(lengths) - 1)]
-
-    def _group_of(self, length: int) -> int:
-        return self.lengths[min(bisect.bisect_left(self.lengths, length), len(self.lengths) - 1)]
+        return _round_up(self._padded_lengths, length)
 
     def put(self, pending: Pending, token_ids: Sequence[Sequence[int]]) -> None:
         for index, ids in enumerate(token_ids):
             text = QueuedText(pending, index, ids)
-            self._buckets[self._group_of(text.length)].append(text)
+            self._buckets[_round_up(self.lengths, text.length)].append(text)
         self.size += len(token_ids)
 
     def oldest(self) -> float | None:
