@@ -46,6 +46,8 @@ class ArtifactContent:
     figures: list[Path] = field(default_factory=list)
     model_name: str = "headline-topics"
     model_card_intro: str = ""
+    pairs: bool = False
+    """The model reads sentence pairs (export --pairs)."""
 
 
 def write_tokenizer_json(tokenizer: PreTrainedTokenizerFast, max_length: int, out: Path) -> None:
@@ -110,6 +112,7 @@ def write_artifact(
             created_at=created.isoformat(timespec="seconds"),
             model_name=content.model_name,
             labels=contract.labels,
+            pairs=content.pairs,
             activation=contract.activation,
             max_length=contract.max_length,
             truncation_side=contract.truncation_side,

@@ -61,15 +61,18 @@ def check_architecture(config: PretrainedConfig, where: str) -> None:
         )
 
 
-def check_classifier(config: PretrainedConfig, where: str) -> None:
+def check_classifier(config: PretrainedConfig, where: str, pairs: bool = False) -> None:
     """Refuse a checkpoint whose saved head is not a sequence classifier: loading it with
-    AutoModelForSequenceClassification would give a random head that answers noise."""
+    AutoModelForSequenceClassification would give a random head that answers noise. A pair
+    model may have one logit (a cross-encoder's relevance score, read through a sigmoid)."""
     architectures = getattr(config, "architectures", None) or []
     if architectures and not any(a.endswith("ForSequenceClassification") for a in architectures):
         raise UnservableModel(
             f"{where}: a {', '.join(architectures)} checkpoint, not a sequence classifier; "
             "fine-tune it first (python -m training train --base-model ...)"
         )
+    if pairs and config.num_labels == 1:
+        return
     if config.problem_type == "regression" or config.num_labels < 2:
         raise UnservableModel(
             f"{where}: a regression head ({config.num_labels} output); the server serves "
@@ -133,7 +136,10 @@ def serving_contract(
     side = tokenizer.truncation_side
     return ServingContract(
         labels=labels,
-        activation="sigmoid" if config.problem_type == "multi_label_classification" else "softmax",
+        # One logit: sigmoid, as transformers' pipeline scores it (a cross-encoder's relevance).
+        activation="sigmoid"
+        if config.problem_type == "multi_label_classification" or config.num_labels == 1
+        else "softmax",
         max_length=int(max_length),
         truncation_side="left" if side == "left" else "right",
         pad_token_id=int(tokenizer.pad_token_id),

@@ -187,6 +187,13 @@ def export(
     int8_tolerance: Annotated[
         float, typer.Option(min=0.0, max=1.0, help=INT8_TOLERANCE_HELP)
     ] = INT8_TOLERANCE,
+    pairs: Annotated[
+        bool,
+        typer.Option(
+            help="The model reads sentence pairs (NLI, paraphrase, a cross-encoder, which may "
+            "have one logit): parity is checked on pairs and the manifest says so."
+        ),
+    ] = False,
 ) -> None:
     """Export a Hugging Face text classifier you already have into a servable artifact."""
     from training.data import load_texts
@@ -205,6 +212,7 @@ def export(
                 max_length=max_length,
                 texts=load_texts(texts, text_column) if texts else [],
                 model_name=name,
+                pairs=pairs,
                 export=ExportOptions(
                     cpu_variant=_as_cpu(cpu_variant),
                     fp16=_as_fp16(fp16),

@@ -10,6 +10,7 @@ measurement.
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Literal
@@ -19,7 +20,7 @@ import onnxruntime as ort
 from transformers import PreTrainedModel
 
 from service.backend.artifact import Device
-from service.backend.tokenizer import TextEncoder
+from service.backend.tokenizer import TextEncoder, TextOrPair
 from training.checkpoint import ServingContract
 from training.errors import ExportError
 from training.onnx_build import (
@@ -75,17 +76,19 @@ def export_variants(
     model: PreTrainedModel,
     tokenizer_json: Path,
     contract: ServingContract,
-    texts: list[str],
+    texts: Sequence[TextOrPair],
     labels: list[int] | None,
     reference_logits: np.ndarray,
     work_dir: Path,
     options: ExportOptions = ExportOptions(),
-    calibration_texts: list[str] | None = None,
+    calibration_texts: Sequence[TextOrPair] | None = None,
 ) -> ExportResult:
     """Build fp32, int8 and fp16 graphs in `work_dir`; raise ExportError if fp32 is off.
 
     `labels`: the true single-label classes of `texts` (test split), or None (a model exported
-    as it is): then the fp32 graph's own decisions are what int8 and fp16 must agree with."""
+    as it is): then the fp32 graph's own decisions are what int8 and fp16 must agree with.
+    `texts` may be sentence pairs (a pair model): every check then runs on pairs, with their
+    token type ids, as the server feeds them."""
     model.to("cpu")  # type: ignore[arg-type]
     model.eval()  # type: ignore[no-untyped-call]
     raw, input_names = export_raw(model, work_dir / "raw", atol=FP32_ATOL)
@@ -186,7 +189,7 @@ def build_fp32(
     raw: Path,
     work_dir: Path,
     encoder: TextEncoder,
-    texts: list[str],
+    texts: Sequence[TextOrPair],
     reference_logits: np.ndarray,
     judge: Judge,
     notes: list[str],
@@ -227,7 +230,7 @@ def fp32_parity(
 
 
 def check_fp16(
-    path: Path, encoder: TextEncoder, texts: list[str], judge: Judge, notes: list[str]
+    path: Path, encoder: TextEncoder, texts: Sequence[TextOrPair], judge: Judge, notes: list[str]
 ) -> tuple[dict[str, float], list[Device]] | None:
     """On CUDA where there is one (left out if it fails). Elsewhere: built, not yet checked
     on a device (`verified_on` empty); ORT's CPU provider figures are kept as cpu_* for
@@ -252,7 +255,7 @@ def check_fp16(
 def choose_cpu_variant(
     files: dict[str, Path],
     encoder: TextEncoder,
-    texts: list[str],
+    texts: Sequence[TextOrPair],
     parity: dict[str, dict[str, float]],
     options: ExportOptions,
     notes: list[str],
@@ -262,7 +265,7 @@ def choose_cpu_variant(
         return "fp32"
     if options.cpu_variant != "auto":
         return options.cpu_variant
-    sample = (texts * 8)[:64] or ["a headline"]
+    sample = (list(texts) * 8)[:64] or ["a headline"]
     faster_everywhere = True
     for batch in options.timing_batches:
         fp32_ms = time_variant(files["fp32"], encoder, sample, batch)

@@ -4,15 +4,23 @@ The same exporter as training (`training.export.export_variants`, `write_artifac
 check texts differ: no test split here, so the fp32 graph must match PyTorch on sample texts
 (short headlines, plus texts longer than the model's maximum, so truncation is exercised too),
 and int8/fp16 must agree with fp32's decisions.
+
+A pair model (`--pairs`: NLI, paraphrase, a cross-encoder) is checked on sentence pairs instead,
+cut as the server cuts them (`longest_first`), and the manifest records `pairs: true`; it may
+have a single logit (a cross-encoder's relevance score, served through a sigmoid).
 """
 
 from __future__ import annotations
 
+import inspect
+import itertools
 import logging
 import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
+import numpy as np
+import torch
 from transformers import (
     AutoConfig,
     AutoModelForSequenceClassification,
@@ -22,6 +30,7 @@ from transformers import (
 )
 
 from service.backend.artifact import Manifest, QualityGate
+from service.backend.tokenizer import TextOrPair
 from training.artifact_writer import ArtifactContent, write_artifact, write_tokenizer_json
 from training.checkpoint import (
     UnservableModel,
@@ -52,6 +61,8 @@ class ExportModelOptions:
     """Texts to check parity on and calibrate int8 with; empty: the bundled sample headlines."""
     model_name: str = ""
     export: ExportOptions = field(default_factory=ExportOptions)
+    pairs: bool = False
+    """The model reads sentence pairs: checked on pairs, recorded in the manifest."""
 
 
 @dataclass
@@ -61,7 +72,9 @@ class ExportModelResult:
     notes: list[str]
 
 
-def load_checkpoint(source: str) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
+def load_checkpoint(
+    source: str, pairs: bool = False
+) -> tuple[PreTrainedModel, PreTrainedTokenizerFast]:
     """Load and refuse, with one line, what the server cannot serve."""
     where = f"--model {source}"
     try:
@@ -69,7 +82,7 @@ def load_checkpoint(source: str) -> tuple[PreTrainedModel, PreTrainedTokenizerFa
     except (OSError, ValueError) as exc:
         raise TrainingError(f"{where}: cannot load its config ({_first_line(exc)})") from exc
     check_architecture(config, where)
-    check_classifier(config, where)
+    check_classifier(config, where, pairs)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source)  # type: ignore[no-untyped-call]
     except (OSError, ValueError, TypeError) as exc:
@@ -103,11 +116,54 @@ def check_texts(texts: list[str], tokenizer: PreTrainedTokenizerFast, max_length
     return headlines[:120] + long_texts
 
 
+def check_pairs(texts: list[str]) -> list[TextOrPair]:
+    """Sentence pairs from the check texts: each with the next, and a few long texts paired
+    with short ones either way round (both `longest_first` cuts are exercised)."""
+    pairs: list[TextOrPair] = list(itertools.pairwise(texts))
+    long_texts = texts[-LONG_TEXTS:]
+    pairs += [(text, texts[i]) for i, text in enumerate(long_texts)]
+    pairs += [(texts[i], text) for i, text in enumerate(long_texts)]
+    return pairs
+
+
+@torch.inference_mode()
+def predict_pair_logits(
+    model: PreTrainedModel,
+    tokenizer: PreTrainedTokenizerFast,
+    pairs: list[TextOrPair],
+    *,
+    max_length: int,
+    batch_size: int = 64,
+) -> np.ndarray:
+    """PyTorch's logits for sentence pairs, tokenized as transformers does (`longest_first`)."""
+    accepted = set(inspect.signature(model.forward).parameters)
+    chunks = []
+    for start in range(0, len(pairs), batch_size):
+        chunk = [p for p in pairs[start : start + batch_size] if isinstance(p, tuple)]
+        batch = tokenizer(
+            [a for a, _ in chunk],
+            [b for _, b in chunk],
+            padding=True,
+            truncation=True,
+            max_length=max_length,
+            return_tensors="pt",
+        )
+        feeds = {k: v for k, v in batch.items() if k in accepted}
+        chunks.append(model(**feeds).logits.float().cpu().numpy())
+    return np.concatenate(chunks)
+
+
 def export_model(options: ExportModelOptions) -> ExportModelResult:
-    model, tokenizer = load_checkpoint(options.model)
+    model, tokenizer = load_checkpoint(options.model, options.pairs)
     contract = serving_contract(model, tokenizer, f"--model {options.model}", options.max_length)
-    texts = check_texts(options.texts, tokenizer, contract.max_length)
-    reference = predict_logits(model, tokenizer, texts, max_length=contract.max_length)
+    headlines = check_texts(options.texts, tokenizer, contract.max_length)
+    texts: list[TextOrPair]
+    if options.pairs:
+        texts = check_pairs(headlines)
+        reference = predict_pair_logits(model, tokenizer, texts, max_length=contract.max_length)
+    else:
+        texts = list(headlines)
+        reference = predict_logits(model, tokenizer, headlines, max_length=contract.max_length)
     log.info("export: %s (%s), %d check texts", options.model, contract.architecture, len(texts))
     with tempfile.TemporaryDirectory(prefix="training-export-") as work:
         work_dir = Path(work)
@@ -135,6 +191,7 @@ def export_model(options: ExportModelOptions) -> ExportModelResult:
             },
             quality_gate=QualityGate(),
             model_name=name,
+            pairs=options.pairs,
             model_card_intro=(
                 "Classify texts into: {labels}. Exported as it is; its intended use is that of "
                 "the model it was exported from."

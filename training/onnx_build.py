@@ -18,7 +18,7 @@ import torch
 from transformers import PreTrainedModel
 
 from service.backend.artifact import INPUT_NAMES
-from service.backend.tokenizer import TextEncoder
+from service.backend.tokenizer import TextEncoder, TextOrPair
 from training.errors import ExportError
 
 log = logging.getLogger(__name__)
@@ -119,7 +119,7 @@ def quantize_int8(
     out: Path,
     settings: Int8Settings,
     encoder: TextEncoder,
-    calibration_texts: Sequence[str],
+    calibration_texts: Sequence[TextOrPair],
 ) -> None:
     from onnxruntime.quantization import QuantFormat, QuantType, quantize_dynamic, quantize_static
 
@@ -165,8 +165,8 @@ class _CalibrationFeeds:
     """ORT's CalibrationDataReader protocol: one batch of graph inputs per get_next call,
     padded to max_length (the histogram calibrators need one shape for every batch)."""
 
-    def __init__(self, encoder: TextEncoder, texts: list[str], batch: int = 16) -> None:
-        def padded(chunk: list[str]) -> dict[str, np.ndarray]:
+    def __init__(self, encoder: TextEncoder, texts: list[TextOrPair], batch: int = 16) -> None:
+        def padded(chunk: list[TextOrPair]) -> dict[str, np.ndarray]:
             ids = encoder.encode(chunk)
             longest = encoder.max_length
             feeds = encoder.feeds([row + [encoder.pad_id] * (longest - len(row)) for row in ids])

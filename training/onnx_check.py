@@ -10,7 +10,7 @@ import numpy as np
 import onnxruntime as ort
 from tokenizers import Tokenizer
 
-from service.backend.tokenizer import TextEncoder
+from service.backend.tokenizer import TextEncoder, TextOrPair
 
 
 def encoder_from_tokenizer_json(path: Path, input_names: Sequence[str]) -> TextEncoder:
@@ -49,10 +49,10 @@ class OnnxClassifier:
         else:
             self.encoder = encoder_from_tokenizer_json(tokenizer, inputs)
 
-    def feeds(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+    def feeds(self, texts: Sequence[TextOrPair]) -> dict[str, np.ndarray]:
         return self.encoder.encode_feeds(texts)
 
-    def logits(self, texts: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    def logits(self, texts: Sequence[TextOrPair], batch_size: int = 32) -> np.ndarray:
         chunks = [
             self.session.run(["logits"], self.feeds(texts[i : i + batch_size]))[0]
             for i in range(0, len(texts), batch_size)
@@ -69,7 +69,11 @@ def accuracy(logits: np.ndarray, labels: Sequence[int]) -> float:
 
 
 def time_variant(
-    model: Path, encoder: Path | TextEncoder, texts: Sequence[str], batch: int, rounds: int = 3
+    model: Path,
+    encoder: Path | TextEncoder,
+    texts: Sequence[TextOrPair],
+    batch: int,
+    rounds: int = 3,
 ) -> float:
     """Median milliseconds per batch of `batch` texts (pre-tokenized; inference only)."""
     classifier = OnnxClassifier(model, encoder)

@@ -264,7 +264,41 @@ def build_xlm_roberta_multilabel(out_dir: Path, seed: int = 0) -> Path:
     return _save(out_dir, XLMRobertaForSequenceClassification(config), tokenizer)  # type: ignore[no-untyped-call]
 
 
+NLI_LABELS = ["entailment", "neutral", "contradiction"]
+RELEVANCE_LABEL = ["relevance"]
+
+
+def _bert_pairs(out_dir: Path, labels: list[str], seed: int) -> Path:
+    torch.manual_seed(seed)
+    tokenizer = _bert_fast(BertTokenizerFast, MAX_POSITIONS)
+    config = BertConfig(  # type: ignore[no-untyped-call]
+        vocab_size=len(tokenizer),
+        intermediate_size=64,
+        max_position_embeddings=MAX_POSITIONS,
+        type_vocab_size=2,
+        **SHAPE,
+        **_labels(labels),
+    )
+    model = BertForSequenceClassification(config)  # type: ignore[no-untyped-call]
+    with torch.no_grad():  # segment B must change the answer, or type ids go untested
+        model.bert.embeddings.token_type_embeddings.weight[1].mul_(4.0)
+    return _save(out_dir, model, tokenizer)
+
+
+def build_bert_nli(out_dir: Path, seed: int = 0) -> Path:
+    """A sentence-pair classifier (natural-language inference's three labels), BERT with
+    token types: served with `export --pairs`."""
+    return _bert_pairs(out_dir, NLI_LABELS, seed)
+
+
+def build_bert_cross_encoder(out_dir: Path, seed: int = 0) -> Path:
+    """A cross-encoder reranker: BERT over (query, document) pairs, one logit (relevance)."""
+    return _bert_pairs(out_dir, RELEVANCE_LABEL, seed)
+
+
 BUILDERS: dict[str, Callable[[Path], Path]] = {
+    "bert-nli": build_bert_nli,
+    "bert-cross-encoder": build_bert_cross_encoder,
     "bert": build_bert,
     "roberta": build_roberta,
     "deberta-v2": build_deberta_v2,

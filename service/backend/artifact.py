@@ -79,7 +79,14 @@ class Manifest(BaseModel):
     model_version: str = Field(description="Unique per training run, e.g. a timestamp plus a hash.")
     created_at: str = ""
     labels: list[str] = Field(
-        min_length=2, description="Ordered (config.id2label): logits[:, i] is labels[i]."
+        min_length=1,
+        description="Ordered (config.id2label): logits[:, i] is labels[i]. One label: a "
+        "one-logit model (a cross-encoder's relevance), scored with a sigmoid.",
+    )
+    pairs: bool = Field(
+        default=False,
+        description="The model reads sentence pairs (NLI, paraphrase, a cross-encoder's "
+        "query and document); its export parity was checked on pairs.",
     )
     activation: Activation = Field(
         default="softmax",
@@ -125,6 +132,8 @@ class Manifest(BaseModel):
             )
         if len(set(self.labels)) != len(self.labels):
             raise ValueError("labels must be unique")
+        if len(self.labels) == 1 and self.activation != "sigmoid":
+            raise ValueError("a one-label (one-logit) model must have activation sigmoid")
         if "fp32" not in self.variants:
             raise ValueError("variants must include fp32")
         unknown = set(self.input_names) - set(INPUT_NAMES)

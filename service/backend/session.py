@@ -19,7 +19,7 @@ import numpy as np
 from service.backend.artifact import ArtifactError, Precision, load_manifest
 from service.backend.device import CUDA
 from service.backend.plan import ExecutionPlan
-from service.backend.segmenter import Policy, Segmented, Segmenter
+from service.backend.segmenter import Item, Policy, Segmented, Segmenter
 from service.backend.tokenizer import TextEncoder
 
 log = logging.getLogger(__name__)
@@ -192,7 +192,7 @@ class OnnxBackend:
     def encode(self, texts: Sequence[str]) -> list[list[int]]:
         return self.encoder.encode(texts)
 
-    def segment(self, texts: Sequence[str], policy: Policy) -> list[Segmented]:
+    def segment(self, texts: Sequence[Item], policy: Policy) -> list[Segmented]:
         return self.segmenter.segment(texts, policy)
 
     def _check_signature(self, session: Any, file: str) -> None:
@@ -210,24 +210,36 @@ class OnnxBackend:
         if isinstance(width, int) and width != len(self.manifest.labels):
             raise ArtifactError(f"{file}: {width} logits but {len(self.manifest.labels)} labels")
 
-    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray:
+    def run(
+        self,
+        input_ids: np.ndarray,
+        attention_mask: np.ndarray,
+        token_type_ids: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """`token_type_ids`: a sentence pair's segments (None: all 0, single texts)."""
         busy = self._busy
         if busy is None:
-            return self._run_on(self._session, input_ids, attention_mask)
+            return self._run_on(self._session, input_ids, attention_mask, token_type_ids)
         alone = self._lone is not None and not busy.others_busy()
         busy.set_busy(True)
         try:
             session = self._lone if alone else self._session
-            return self._run_on(session, input_ids, attention_mask)
+            return self._run_on(session, input_ids, attention_mask, token_type_ids)
         finally:
             busy.set_busy(False)
 
     def _run_on(
-        self, session: Any, input_ids: np.ndarray, attention_mask: np.ndarray
+        self,
+        session: Any,
+        input_ids: np.ndarray,
+        attention_mask: np.ndarray,
+        token_type_ids: np.ndarray | None = None,
     ) -> np.ndarray:
         feeds: dict[str, Any] = {"input_ids": input_ids, "attention_mask": attention_mask}
         if self._type_ids:
-            feeds["token_type_ids"] = np.zeros_like(input_ids)
+            feeds["token_type_ids"] = (
+                np.zeros_like(input_ids) if token_type_ids is None else token_type_ids
+            )
         if self._io_binding:
             binding = session.io_binding()
             for name, array in feeds.items():

@@ -15,7 +15,7 @@ import asyncio
 import itertools
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import Protocol
 
@@ -27,8 +27,17 @@ from service.core.length_queue import LengthQueue, Pending, QueuedText
 
 log = logging.getLogger(__name__)
 
-RunBatch = Callable[[np.ndarray, np.ndarray], np.ndarray]
-"""(input_ids, attention_mask) int64 [batch, seq] -> scores float32 [batch, labels]."""
+
+class RunBatch(Protocol):
+    """(input_ids, attention_mask[, token_type_ids]) int64 [batch, seq] -> scores float32
+    [batch, labels]. token_type_ids only when the batch holds a sentence pair."""
+
+    def __call__(
+        self,
+        input_ids: np.ndarray,
+        attention_mask: np.ndarray,
+        token_type_ids: np.ndarray | None = None,
+    ) -> np.ndarray: ...
 
 
 class BatchObserver(Protocol):
@@ -245,16 +254,22 @@ class Batcher:
         self._observer.queue_depth(self._queue.size)
         return batch
 
-    def _pad(self, batch: list[QueuedText]) -> tuple[np.ndarray, np.ndarray]:
+    def _pad(self, batch: list[QueuedText]) -> tuple[np.ndarray, np.ndarray, np.ndarray | None]:
         longest = max(t.length for t in batch)
         if self._limits.pad_to_bucket:
             longest = self._queue.bucket_of(longest)
         ids = np.full((len(batch), longest), self._pad_id, dtype=np.int64)
         mask = np.zeros((len(batch), longest), dtype=np.int64)
+        types: np.ndarray | None = None  # only for a batch holding a pair (TypedIds)
         for row, text in enumerate(batch):
             ids[row, : text.length] = text.ids
             mask[row, : text.length] = 1
-        return ids, mask
+            type_ids = getattr(text.ids, "type_ids", None)
+            if type_ids is not None:
+                if types is None:
+                    types = np.zeros_like(ids)
+                types[row, : text.length] = type_ids
+        return ids, mask, types
 
     async def _run_batch(self, batch: list[QueuedText]) -> None:
         assert self._slots is not None
@@ -272,9 +287,9 @@ class Batcher:
     def _infer(self, batch: list[QueuedText]) -> tuple[int, np.ndarray, float, float]:
         """Pad and run a batch (on whichever thread runs it): padded tokens, probabilities,
         when the model started and how long it took."""
-        ids, mask = self._pad(batch)
+        ids, mask, types = self._pad(batch)
         started = time.perf_counter()
-        probs = self._run(ids, mask)
+        probs = self._run(ids, mask) if types is None else self._run(ids, mask, types)
         return int(ids.size), probs, started, time.perf_counter() - started
 
     def _failed(self, batch: list[QueuedText], exc: Exception) -> None:

@@ -20,7 +20,7 @@ import numpy as np
 
 from service.backend.artifact import ArtifactError, Manifest
 from service.backend.plan import ExecutionPlan
-from service.backend.segmenter import Policy, Segmented
+from service.backend.segmenter import Item, Policy, Segmented
 from service.core.batcher import Batcher, BatchObserver
 from service.core.errors import DeadlineExceeded, NotReady, TextTooLong
 from service.core.length_queue import bucket_lengths
@@ -48,10 +48,15 @@ class Model(Protocol):
 
     @property
     def device(self) -> Literal["cpu", "cuda"]: ...
-    def segment(self, texts: Sequence[str], policy: Policy) -> list[Segmented]: ...
+    def segment(self, texts: Sequence[Item], policy: Policy) -> list[Segmented]: ...
     @property
     def pad_id(self) -> int: ...
-    def run(self, input_ids: np.ndarray, attention_mask: np.ndarray) -> np.ndarray: ...
+    def run(
+        self,
+        input_ids: np.ndarray,
+        attention_mask: np.ndarray,
+        token_type_ids: np.ndarray | None = None,
+    ) -> np.ndarray: ...
     def warm_up(
         self, lengths: Sequence[int], max_batch_size: int, max_batch_tokens: int
     ) -> float: ...
@@ -149,6 +154,11 @@ class Predictor:
     def labels(self) -> list[str]:
         return self._model.labels if self._model is not None else []
 
+    @property
+    def manifest(self) -> Manifest | None:
+        """The served model's manifest, once loaded (its name, whether it takes pairs)."""
+        return self._model.manifest if self._model is not None else None
+
     def not_ready_reason(self) -> str:
         if self.status == "ready":
             if self.batcher is not None and self.batcher.healthy:
@@ -207,7 +217,7 @@ class Predictor:
 
     async def predict(
         self,
-        texts: list[str],
+        texts: Sequence[Item],
         deadline: float,
         truncation: Policy | None = None,
         *,

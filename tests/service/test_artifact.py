@@ -88,7 +88,7 @@ def test_a_manifest_that_is_not_json_is_named(model_dir: Path) -> None:
             r"device_variant\[cuda\] names fp16, which is not in variants",
         ),
         ({"format_version": 2}, "format_version 2 is not supported"),
-        ({"labels": ["only-one"]}, "labels: List should have at least 2 items"),
+        ({"labels": ["only-one"]}, "a one-label .one-logit. model must have activation sigmoid"),
         ({"max_length": 0}, "max_length: Input should be greater than 0"),
     ],
     ids=[
