@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from deploy.commands import models, operate, release, shadow, traffic
+from deploy.commands import pipeline as training_pipeline
 from deploy.public_api import commands as public_api
 
 app = typer.Typer(
@@ -37,6 +38,7 @@ for command in (
     operate.delete,
 ):
     app.command()(command)
+app.add_typer(training_pipeline.app)
 
 
 def main() -> None:
