@@ -296,9 +296,13 @@ def build_bert_cross_encoder(out_dir: Path, seed: int = 0) -> Path:
     return _bert_pairs(out_dir, RELEVANCE_LABEL, seed)
 
 
-BUILDERS: dict[str, Callable[[Path], Path]] = {
+PAIR_BUILDERS: dict[str, Callable[[Path], Path]] = {
     "bert-nli": build_bert_nli,
     "bert-cross-encoder": build_bert_cross_encoder,
+}
+"""Sentence-pair models, exported with `--pairs`."""
+
+BUILDERS: dict[str, Callable[[Path], Path]] = {
     "bert": build_bert,
     "roberta": build_roberta,
     "deberta-v2": build_deberta_v2,
@@ -317,7 +321,7 @@ def export_tiny(name: str, work_dir: Path, *extra_args: str) -> tuple[Path, Path
     not depend on a timing."""
     from training.cli import main
 
-    model_dir = BUILDERS[name](Path(work_dir) / f"{name}-checkpoint")
+    model_dir = {**BUILDERS, **PAIR_BUILDERS}[name](Path(work_dir) / f"{name}-checkpoint")
     artifact = Path(work_dir) / f"{name}-artifact"
     args = ["export", "--model", str(model_dir), "--output", str(artifact)]
     if "--cpu-variant" not in extra_args:

@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
+from service.api import compat
 from service.api.routes import error_response, invocations, router
 from service.backend.plan import plan_for
 from service.core.errors import ServingError
@@ -109,6 +110,7 @@ def create_app(
     app.state.metrics = metrics
     app.state.predictor = predictor
     app.include_router(router)
+    app.include_router(compat.router)  # vLLM, TEI, Cohere/Jina and OIP v2 shapes
 
     @app.exception_handler(HTTPException)
     async def http_error(request: Request, exc: HTTPException) -> Response:

@@ -3,6 +3,10 @@
 Decoders are keyed by content type, encoders by the negotiated `Accept` type. The JSON shape is
 the Hugging Face inference toolkit's: `{"inputs": "text" | ["a", "b"], "parameters": {...}}`
 (or `{"instances": [...]}`) in, one entry per text out, in input order.
+
+Sentence pairs take the Hugging Face pipeline's shape, `{"text": a, "text_pair": b}` in place
+of a text (JSON and JSON Lines), or two columns in CSV (`a,b`); `truncation: only_second` (or
+`longest_first`, the default) says how a pair too long is cut.
 """
 
 from __future__ import annotations
@@ -22,7 +26,7 @@ from service.api.errors import (
     PayloadTooLarge,
     UnsupportedMediaType,
 )
-from service.backend.segmenter import POLICIES, Policy
+from service.backend.segmenter import PAIR_TRUNCATIONS, POLICIES, Item, Pair, PairTruncation, Policy
 from service.core.ranking import TextAnswer
 
 JSON = "application/json"
@@ -49,6 +53,7 @@ class Options:
     truncation: Policy | None = None
     threshold: float | None = None
     details: bool = False
+    pair_truncation: PairTruncation = "longest_first"
 
     def update(self, params: dict[str, Any], source: str) -> None:
         if "top_k" in params:
@@ -66,11 +71,15 @@ class Options:
                 setattr(self, name, flag)
         if "truncation" in params:
             policy = params["truncation"]
-            if policy not in POLICIES:
+            if policy in PAIR_TRUNCATIONS:  # the tokenizer's names: how a pair is cut
+                self.pair_truncation = policy
+            elif policy in POLICIES:
+                self.truncation = policy
+            else:
                 raise BadRequest(
-                    f"{source}: truncation must be one of {', '.join(POLICIES)}, got {policy!r}"
+                    f"{source}: truncation must be one of "
+                    f"{', '.join(POLICIES + PAIR_TRUNCATIONS)}, got {policy!r}"
                 )
-            self.truncation = policy
         if "threshold" in params:
             threshold = params["threshold"]
             if (
@@ -86,7 +95,7 @@ class Options:
 
 @dataclass(slots=True)
 class Decoded:
-    texts: list[str]
+    texts: list[Item]
     options: Options
 
 
@@ -131,20 +140,38 @@ def parse_custom_attributes(header: str | None, options: Options) -> None:
     options.update(params, "X-Amzn-SageMaker-Custom-Attributes")
 
 
-def _text_list(value: object, where: str) -> list[str]:
+def pair_of(value: dict[str, Any], options: Options, where: str) -> Pair:
+    """`{"text": a, "text_pair": b}`, the Hugging Face pipeline's pair."""
+    text, text_pair = value.get("text"), value.get("text_pair")
+    if not isinstance(text, str) or not isinstance(text_pair, str):
+        raise BadRequest(f'{where}: a pair is {{"text": string, "text_pair": string}}')
+    return Pair(text, text_pair, options.pair_truncation)
+
+
+def _text_list(value: object, options: Options, where: str) -> list[Item]:
     if isinstance(value, str):
         return [value]
-    if isinstance(value, list) and value and all(isinstance(v, str) for v in value):
-        return value
-    raise BadRequest(f"{where} must be a string or a non-empty list of strings")
+    if isinstance(value, dict):
+        return [pair_of(value, options, where)]
+    if isinstance(value, list) and value:
+        if all(isinstance(v, str) for v in value):
+            return value
+        if all(isinstance(v, str | dict) for v in value):
+            return [v if isinstance(v, str) else pair_of(v, options, where) for v in value]
+    raise BadRequest(
+        f'{where} must be a string, a {{"text", "text_pair"}} pair, or a non-empty list of them'
+    )
 
 
-def _instance_texts(instances: object) -> list[str]:
+def _instance_texts(instances: object, options: Options) -> list[Item]:
     if not isinstance(instances, list) or not instances:
         raise BadRequest('"instances" must be a non-empty list')
-    texts: list[str] = []
+    texts: list[Item] = []
     for item in instances:
         if isinstance(item, dict):
+            if "text_pair" in item:
+                texts.append(pair_of(item, options, '"instances"'))
+                continue
             item = item.get("inputs", item.get("text"))
         if not isinstance(item, str):
             raise BadRequest('"instances" items must be strings or {"inputs": string} objects')
@@ -152,7 +179,7 @@ def _instance_texts(instances: object) -> list[str]:
     return texts
 
 
-def _from_object(body: object, options: Options, where: str) -> list[str]:
+def _from_object(body: object, options: Options, where: str) -> list[Item]:
     if not isinstance(body, dict):
         raise BadRequest(f'{where} must be a JSON object with "inputs" or "instances"')
     if "parameters" in body:
@@ -161,9 +188,9 @@ def _from_object(body: object, options: Options, where: str) -> list[str]:
             raise BadRequest(f'{where}: "parameters" must be an object')
         options.update(params, f"{where}: parameters")
     if "inputs" in body:
-        return _text_list(body["inputs"], f'{where}: "inputs"')
+        return _text_list(body["inputs"], options, f'{where}: "inputs"')
     if "instances" in body:
-        return _instance_texts(body["instances"])
+        return _instance_texts(body["instances"], options)
     raise BadRequest(f'{where} has neither "inputs" nor "instances"')
 
 
@@ -174,23 +201,26 @@ def _loads(raw: bytes | str, where: str) -> Any:
         raise BadRequest(f"{where} is not valid JSON: {exc}") from None
 
 
-def _decode_json(body: bytes, options: Options) -> list[str]:
+def _decode_json(body: bytes, options: Options) -> list[Item]:
     return _from_object(_loads(body, "body"), options, "body")
 
 
-def texts_of_line(line: bytes, options: Options, where: str) -> list[str]:
-    """The texts of one JSON Lines record (`{"inputs": ...}`, `{"text": ...}` or a bare string;
-    other fields, such as an id that batch transform joins on, are ignored)."""
+def texts_of_line(line: bytes, options: Options, where: str) -> list[Item]:
+    """The texts of one JSON Lines record (`{"inputs": ...}`, `{"text": ...}`, a pair
+    `{"text": ..., "text_pair": ...}` or a bare string; other fields, such as an id that batch
+    transform joins on, are ignored)."""
     value = _loads(line, where)
     if isinstance(value, str):
         return [value]
     if isinstance(value, dict) and "text" in value and "inputs" not in value:
-        return _text_list(value["text"], f'{where}: "text"')
+        if "text_pair" in value:
+            return [pair_of(value, options, where)]
+        return _text_list(value["text"], options, f'{where}: "text"')
     return _from_object(value, options, where)
 
 
-def _decode_jsonlines(body: bytes, options: Options) -> list[str]:
-    texts: list[str] = []
+def _decode_jsonlines(body: bytes, options: Options) -> list[Item]:
+    texts: list[Item] = []
     for number, line in enumerate(body.splitlines(), start=1):
         if line.strip():
             texts.extend(texts_of_line(line, options, f"line {number}"))
@@ -204,24 +234,33 @@ def _utf8(body: bytes) -> str:
         raise BadRequest("body is not valid UTF-8") from None
 
 
-def _decode_csv(body: bytes, options: Options) -> list[str]:
-    texts: list[str] = []
+def csv_item(row: list[str], options: Options, number: int) -> Item:
+    """One CSV row: a text, or two columns, a pair."""
+    if len(row) == 2:
+        return Pair(row[0], row[1], options.pair_truncation)
+    if len(row) > 2:
+        raise BadRequest(
+            f"CSV line {number}: one text (or two, a pair) per line; quote texts with commas"
+        )
+    return row[0]
+
+
+def _decode_csv(body: bytes, options: Options) -> list[Item]:
+    texts: list[Item] = []
     try:
         for number, row in enumerate(csv.reader(io.StringIO(_utf8(body))), start=1):
-            if len(row) > 1:
-                raise BadRequest(f"CSV line {number}: one text per line; quote texts with commas")
             if row:
-                texts.append(row[0])
+                texts.append(csv_item(row, options, number))
     except csv.Error as exc:
         raise BadRequest(f"malformed CSV: {exc}") from None
     return texts
 
 
-def _decode_plain(body: bytes, options: Options) -> list[str]:
+def _decode_plain(body: bytes, options: Options) -> list[Item]:
     return [_utf8(body)]
 
 
-_DECODERS: dict[str, Callable[[bytes, Options], list[str]]] = {
+_DECODERS: dict[str, Callable[[bytes, Options], list[Item]]] = {
     JSON: _decode_json,
     "": _decode_json,  # no Content-Type: SageMaker's default is JSON
     JSONLINES: _decode_jsonlines,
@@ -248,14 +287,20 @@ def decode(
         raise BadRequest("the request holds no text")
     if len(texts) > max_texts:
         raise PayloadTooLarge(f"{len(texts)} texts in one request; the limit is {max_texts}")
-    for index, text in enumerate(texts):
-        if not text.strip():
-            raise EmptyText(f"text {index} is empty")
-        if len(text) > max_chars:
-            raise PayloadTooLarge(
-                f"text {index} has {len(text)} characters; the limit is {max_chars} per text"
-            )
+    check_texts(texts, max_chars)
     return Decoded(texts, options)
+
+
+def check_texts(texts: list[Item], max_chars: int) -> None:
+    """Refuse an empty text (either half of a pair) or one over `max_chars` characters."""
+    for index, item in enumerate(texts):
+        for text in (item,) if isinstance(item, str) else (item.text, item.text_pair):
+            if not text.strip():
+                raise EmptyText(f"text {index} is empty")
+            if len(text) > max_chars:
+                raise PayloadTooLarge(
+                    f"text {index} has {len(text)} characters; the limit is {max_chars} per text"
+                )
 
 
 def negotiate(accept: str | None) -> str:

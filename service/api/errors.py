@@ -42,6 +42,12 @@ class EmptyText(ApiError):
     status, kind = 422, "empty_text"
 
 
+class NotFound(ApiError):
+    """A model name this server does not serve (the compatible routes take one)."""
+
+    status, kind = 404, "model_not_found"
+
+
 # The core's errors as HTTP: (status, stable word for the `type` field).
 CORE_STATUS: dict[type[ServingError], tuple[int, str]] = {
     Overloaded: (503, "overloaded"),

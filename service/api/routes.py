@@ -55,7 +55,7 @@ async def _discard_body(request: Request) -> None:
         return
 
 
-async def _read_body(request: Request, limit: int) -> bytes:
+async def read_body(request: Request, limit: int) -> bytes:
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > limit:
         await _discard_body(request)
@@ -130,7 +130,7 @@ async def _invocations(request: Request, rid: str, started: float) -> Response:
         items = streaming.records(whole, media, options, settings.max_text_chars)
         chunks = streaming.answer_stream(predictor, settings, items, options, accept)
         return StreamingResponse(chunks, 200, out_headers, media_type=accept)
-    body = await _read_body(request, settings.max_payload_bytes)
+    body = await read_body(request, settings.max_payload_bytes)
     decoded = codecs.decode(
         headers.get("content-type"),
         body,

@@ -23,7 +23,8 @@ import orjson
 from starlette.requests import Request
 
 from service.api import codecs
-from service.api.errors import BadRequest, EmptyText, PayloadTooLarge, status_of
+from service.api.errors import PayloadTooLarge, status_of
+from service.backend.segmenter import Item
 from service.core.errors import Overloaded, ServingError
 from service.core.predictor import Predictor
 from service.core.ranking import TextAnswer, rank, rank_multi_label
@@ -63,7 +64,7 @@ async def read_once(request: Request, limit: int) -> bytearray:
 class Record:
     """One input record: its texts, or why it cannot be read."""
 
-    texts: list[str]
+    texts: list[Item]
     error: ServingError | None = None
 
 
@@ -85,11 +86,12 @@ def records(
         for number, row in enumerate(rows, start=1):
             if not row:
                 continue
-            yield (
-                _checked([row[0]], max_chars)
-                if len(row) == 1
-                else Record([], BadRequest(f"CSV line {number}: one text per line"))
-            )
+            try:
+                item = codecs.csv_item(row, options, number)
+            except ServingError as exc:
+                yield Record([], exc)
+                continue
+            yield _checked([item], max_chars)
         return
     for number, line in enumerate(_lines(body), start=1):
         if not line.strip():
@@ -102,14 +104,11 @@ def records(
         yield _checked(texts, max_chars)
 
 
-def _checked(texts: list[str], max_chars: int) -> Record:
-    for text in texts:
-        if not text.strip():
-            return Record([], EmptyText("empty text"))
-        if len(text) > max_chars:
-            return Record(
-                [], PayloadTooLarge(f"text of {len(text)} characters; the limit is {max_chars}")
-            )
+def _checked(texts: list[Item], max_chars: int) -> Record:
+    try:
+        codecs.check_texts(texts, max_chars)
+    except ServingError as exc:
+        return Record([], exc)
     return Record(texts)
 
 
@@ -194,7 +193,7 @@ async def _answer(
 
 
 async def _predict(
-    predictor: Predictor, settings: Settings, texts: list[str], options: codecs.Options
+    predictor: Predictor, settings: Settings, texts: list[Item], options: codecs.Options
 ) -> list[TextAnswer]:
     """One chunk, waiting for room in the queue instead of failing: a stream applies back
     pressure rather than shedding its own records."""

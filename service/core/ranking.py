@@ -68,3 +68,22 @@ def with_details(
         body.update(tokens=count, truncated=cut, windows=parts)
         detailed.append(body)
     return detailed
+
+
+def raw_logits(scores: np.ndarray, activation: str) -> np.ndarray:
+    """The logits behind the model's scores, for clients that ask for raw scores (TEI's
+    `raw_scores`). Sigmoid scores give back the logits themselves (to float32 rounding: a
+    score of exactly 0 or 1 is held just inside, about +-16.6); softmax ones give log-softmax,
+    the logits less a per-text constant, which keeps their order and differences."""
+    wide = scores.astype(np.float64)
+    if activation == "sigmoid":
+        tiny = float(np.finfo(np.float32).eps) / 2
+        wide = np.clip(wide, tiny, 1.0 - tiny)
+        return np.log(wide) - np.log1p(-wide)
+    return np.log(np.maximum(wide, np.finfo(np.float64).tiny))
+
+
+def by_relevance(scores: Sequence[float], top_n: int | None) -> list[int]:
+    """Indexes of `scores` highest first (ties keep input order), the first `top_n` when set."""
+    order: list[int] = np.argsort(-np.asarray(scores, dtype=np.float64), kind="stable").tolist()
+    return order if top_n is None else order[:top_n]

@@ -75,7 +75,7 @@ def test_parameters_from_body_and_custom_attributes() -> None:
             b'{"inputs": "a", "parameters": {"return_all_scores": "yes"}}',
             BadRequest,
         ),
-        ("text/csv", b"a,b\n", BadRequest),
+        ("text/csv", b"a,b,c\n", BadRequest),
         ("text/plain", b"\xff\xfe", BadRequest),
         ("application/json", b'{"inputs": ["ok", "  "]}', EmptyText),
         ("application/json", b'{"inputs": ["a","b","c","d"]}', PayloadTooLarge),
