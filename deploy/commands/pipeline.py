@@ -312,6 +312,11 @@ def run_local(
     if result.failure_reason:
         show("failure reason", result.failure_reason)
     out.print(step_table([step.summary() for step in result.steps]))
-    out.print(f"jobs' folders and logs: {folder}")
+    for step, properties in result.properties.items():
+        metrics = properties.get("FinalMetricDataList")
+        if metrics:  # what SageMaker would chart from the metric definitions
+            figures = ", ".join(f"{m['MetricName']} {m['Value']:g}" for m in metrics)
+            out.print(f"{step} metrics: {figures}", soft_wrap=True)
+    out.print(f"jobs' folders and logs: {folder}", soft_wrap=True)
     if result.status != "Succeeded":
         raise typer.Exit(1)
