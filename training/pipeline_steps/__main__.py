@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -11,8 +12,9 @@ from pathlib import Path
 from training.errors import TrainingError
 from training.logs import quiet_libraries
 
-# SageMaker Processing: the first KB of this file is the job's ExitMessage.
-MESSAGE_FILE = Path("/opt/ml/output/message")
+# SageMaker Processing: the first KB of this file is the job's ExitMessage. SM_ROOT moves
+# /opt/ml elsewhere (local runs, tests), as for the training job (training/sagemaker.py).
+MESSAGE_FILE = Path(os.environ.get("SM_ROOT", "/opt/ml")) / "output" / "message"
 
 
 def _parser() -> argparse.ArgumentParser:
