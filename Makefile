@@ -20,6 +20,7 @@ $(STAMP): pyproject.toml constraints.txt
 	$(PY) -m pip install -q --upgrade pip
 	$(PY) -m pip install -q torch==$(TORCH_VERSION)
 	$(PY) -m pip install -q -c constraints.txt -e ".[$(EXTRAS)]"
+	$(PY) -m pip install -q -c constraints.txt -e ./client[sagemaker]
 	touch $(STAMP)
 
 ## The quick start: train the default model on the bundled sample (once), then serve it on :8080.
@@ -60,7 +61,7 @@ test-docker: setup
 lint: setup
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
-	$(VENV)/bin/mypy service training deploy loadtests benchmarks scripts tests
+	$(VENV)/bin/mypy service training deploy loadtests benchmarks scripts tests client
 
 format: setup
 	$(VENV)/bin/ruff format .
