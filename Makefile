@@ -10,7 +10,7 @@ ARTIFACT ?= artifacts/default
 PORT ?= 8080
 
 .PHONY: setup run train serve package test test-fast test-slow test-docker lint format typecheck \
-        bench-train bench-serve bench-long loadtest loadtest-ci capacity clean wrk
+        bench-train bench-serve bench-long loadtest loadtest-ci capacity clean wrk prometheus
 
 setup: $(STAMP)
 
@@ -44,8 +44,15 @@ wrk:
 	@command -v wrk >/dev/null || ($(SUDO) apt-get update -qq && \
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wrk)
 
+## Prometheus and promtool from Debian packages when missing: tests/observability evaluates
+## every PromQL expression we ship on a real Prometheus.
+prometheus:
+	@command -v prometheus >/dev/null && command -v promtool >/dev/null || \
+		($(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends prometheus)
+
 ## Tests: the default tiers (unit, in-process, real server, real training). No Docker needed.
-test: setup wrk
+test: setup wrk prometheus
 	$(PY) -m pytest -m "not docker and not gpu" --timeout 900
 
 test-fast: setup

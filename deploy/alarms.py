@@ -3,10 +3,15 @@
 Three alarms per endpoint, named after it (`<endpoint>-5xx-rate`, `-p99-latency`,
 `-server-health`) and deleted with it:
 
-- the share of invocations answered 5xx, from SageMaker's `AWS/SageMaker` metrics;
+- the share of responses that were 5xx: the Average of `Invocation5XXErrors`, which SageMaker
+  publishes as 1 per 5xx response and 0 otherwise ("Monitor SageMaker AI with Amazon
+  CloudWatch"). It needs no `Invocations`, which asynchronous endpoints do not publish
+  ("Monitoring asynchronous endpoints"), so one alarm serves every hosting mode;
 - ModelLatency p99 (SageMaker reports it in microseconds) against the SLO;
 - the server's own failures (`serve_rejects_total` + `serve_failed_batches_total`), which
-  reach CloudWatch through detailed observability (see `deploy.observability`).
+  reach CloudWatch through detailed observability as OpenTelemetry metrics: a PromQL alarm
+  (`EvaluationCriteria.PromQLCriteria`, see `deploy.promql`), whose query returns a series
+  only while breaching.
 
 Missing data is not breaching: an endpoint without traffic is not failing.
 """
@@ -16,8 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from deploy import promql
 from deploy.aws import Aws
-from deploy.observability import CONTAINER_NAMESPACE, SAGEMAKER_NAMESPACE, dimensions
+from deploy.observability import SAGEMAKER_NAMESPACE, dimensions
 
 SUFFIXES = ("5xx-rate", "p99-latency", "server-health")
 PERIOD_S = 60
@@ -35,18 +41,6 @@ def names(endpoint: str) -> tuple[str, ...]:
     return tuple(f"{endpoint}-{suffix}" for suffix in SUFFIXES)
 
 
-def _stat(ident: str, namespace: str, metric: str, dims: list[dict[str, str]]) -> dict[str, Any]:
-    return {
-        "Id": ident,
-        "MetricStat": {
-            "Metric": {"Namespace": namespace, "MetricName": metric, "Dimensions": dims},
-            "Period": PERIOD_S,
-            "Stat": "Sum",
-        },
-        "ReturnData": False,
-    }
-
-
 def requests(endpoint: str, variant: str, limits: AlarmLimits) -> list[dict[str, Any]]:
     """PutMetricAlarm requests for the three alarms."""
     dims = dimensions(endpoint, variant)
@@ -55,33 +49,26 @@ def requests(endpoint: str, variant: str, limits: AlarmLimits) -> list[dict[str,
         "EvaluationPeriods": limits.evaluation_minutes,
         "DatapointsToAlarm": limits.evaluation_minutes,
         "TreatMissingData": "notBreaching",
+        "Namespace": SAGEMAKER_NAMESPACE,
+        "Dimensions": dims,
+        "Period": PERIOD_S,
     }
     error_rate, latency, server = names(endpoint)
+    pending_s = limits.evaluation_minutes * PERIOD_S
     return [
         {
             "AlarmName": error_rate,
-            "AlarmDescription": f"{endpoint}: over {limits.max_5xx_percent:g}% of invocations 5xx",
-            "Metrics": [
-                _stat("errors", SAGEMAKER_NAMESPACE, "Invocation5XXErrors", dims),
-                _stat("invocations", SAGEMAKER_NAMESPACE, "Invocations", dims),
-                {
-                    "Id": "rate",
-                    "Expression": "100 * errors / invocations",
-                    "Label": "5xx % of invocations",
-                    "ReturnData": True,
-                },
-            ],
-            "Threshold": limits.max_5xx_percent,
+            "AlarmDescription": f"{endpoint}: over {limits.max_5xx_percent:g}% of responses 5xx",
+            "MetricName": "Invocation5XXErrors",
+            "Statistic": "Average",  # a share: 1 per 5xx response, 0 per other response
+            "Threshold": limits.max_5xx_percent / 100,
             **common,
         },
         {
             "AlarmName": latency,
             "AlarmDescription": f"{endpoint}: ModelLatency p99 above {limits.slo_p99_ms:g} ms",
-            "Namespace": SAGEMAKER_NAMESPACE,
             "MetricName": "ModelLatency",
-            "Dimensions": dims,
             "ExtendedStatistic": "p99",
-            "Period": PERIOD_S,
             "Unit": "Microseconds",
             "Threshold": limits.slo_p99_ms * 1000,
             **common,
@@ -92,18 +79,18 @@ def requests(endpoint: str, variant: str, limits: AlarmLimits) -> list[dict[str,
                 f"{endpoint}: the server rejected texts or failed batches "
                 f"(over {SERVER_FAILURES_PER_MINUTE} a minute)"
             ),
-            "Metrics": [
-                _stat("rejects", CONTAINER_NAMESPACE, "serve_rejects_total", dims),
-                _stat("failed", CONTAINER_NAMESPACE, "serve_failed_batches_total", dims),
-                {
-                    "Id": "failures",
-                    "Expression": "FILL(rejects, 0) + FILL(failed, 0)",
-                    "Label": "server failures a minute",
-                    "ReturnData": True,
-                },
-            ],
-            "Threshold": SERVER_FAILURES_PER_MINUTE,
-            **common,
+            # PromQL alarms take no Namespace, Metrics, Threshold or periods: the query holds
+            # the threshold, and EvaluationInterval is required (PutMetricAlarm).
+            "EvaluationCriteria": {
+                "PromQLCriteria": {
+                    "Query": promql.server_failures_alarm(
+                        endpoint, variant, SERVER_FAILURES_PER_MINUTE
+                    ),
+                    "PendingPeriod": pending_s,
+                    "RecoveryPeriod": pending_s,
+                }
+            },
+            "EvaluationInterval": PERIOD_S,
         },
     ]
 

@@ -162,7 +162,9 @@ def enable_backlog(aws: Aws, endpoint: str, variant: str, hosting: Asynchronous)
 # Inference components: copies of the model, down to zero copies (and instances).
 COPY_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
 COPY_METRIC = "SageMakerInferenceComponentInvocationsPerCopy"
-WAKE_METRIC_COMPONENT = "NoCapacityInvokeFailures"
+# SageMaker's name for an invocation refused for want of a copy ("Scale an endpoint to zero
+# instances"); published once a minute, so the alarm's period is a minute too.
+WAKE_METRIC_COMPONENT = "NoCapacityInvocationFailures"
 
 
 def component_resource_id(component: str) -> str:
@@ -208,7 +210,7 @@ def enable_copies(aws: Aws, component: str, hosting: Components) -> list[str]:
                 WAKE_METRIC_COMPONENT,
                 [{"Name": "InferenceComponentName", "Value": component}],
                 statistic="Maximum",
-                period_s=30,
+                period_s=60,  # a 30 s period on a 1-minute metric sits in INSUFFICIENT_DATA
                 periods=1,
                 cooldown_s=60,
             )

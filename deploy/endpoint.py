@@ -55,18 +55,26 @@ class ModelSource:
     data: ModelData | None = None
     package_arn: str | None = None
     environment: dict[str, str] | None = None
+    metrics_frequency_s: int | None = None  # detailed observability scrapes /metrics this often
 
     def container(self) -> dict[str, Any]:
         if self.package_arn:
             package: dict[str, Any] = {"ModelPackageName": self.package_arn}
             if self.environment:  # a hosting mode's limits, over the package's own
                 package["Environment"] = dict(self.environment)
-            return package
+            return self._scraped(package)
         if not self.image or not self.data:
             raise DeployError("an image and model data (or --package) are required")
         container: dict[str, Any] = {"Image": self.image, **self.data.container_fields()}
         if self.environment:
             container["Environment"] = dict(self.environment)
+        return self._scraped(container)
+
+    def _scraped(self, container: dict[str, Any]) -> dict[str, Any]:
+        if self.metrics_frequency_s:
+            container["ContainerMetricsConfig"] = observability.container_metrics_config(
+                self.metrics_frequency_s
+            )
         return container
 
 
@@ -122,7 +130,8 @@ def create_endpoint_config(aws: Aws, name: str, model_name: str, spec: EndpointS
     }
     if isinstance(spec.hosting, Asynchronous):
         request["AsyncInferenceConfig"] = spec.hosting.config()
-    if spec.metrics_frequency_s:
+    if not isinstance(spec.hosting, Serverless):
+        # Sent either way: a new config without it has detailed observability on.
         request["MetricsConfig"] = observability.metrics_config(spec.metrics_frequency_s)
     if spec.capture_percent and spec.capture_uri:
         request["DataCaptureConfig"] = {

@@ -15,7 +15,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 from rich.console import Console
 
-from deploy import autoscale, names
+from deploy import autoscale, names, observability
 from deploy.aws import Aws, tags
 from deploy.endpoint import (
     ENDPOINT_TRANSIENT,
@@ -56,6 +56,8 @@ def endpoint_config_request(
                 "RoutingConfig": {"RoutingStrategy": "LEAST_OUTSTANDING_REQUESTS"},
             }
         ],
+        # Said either way: a new config without it has detailed observability on.
+        "MetricsConfig": observability.metrics_config(spec.metrics_frequency_s),
         "Tags": tags(endpoint=spec.endpoint_name),
     }
 

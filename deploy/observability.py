@@ -1,15 +1,13 @@
 """The server's metrics in CloudWatch: detailed observability and the endpoint's dashboard.
 
 With `MetricsConfig.EnableDetailedObservability`, SageMaker scrapes the container's Prometheus
-endpoint (`/metrics` on port 8080, the default, which is where the server answers) and
-publishes the series to CloudWatch every `MetricPublishFrequencyInSeconds`.
-
-Assumed here, and in the alarms and the dashboard (SageMaker's documentation does not pin it
-down for a bring-your-own container; change `CONTAINER_NAMESPACE` if an account shows
-otherwise): the namespace is `/aws/sagemaker/Endpoints/container`, the dimensions are
-`EndpointName` and `VariantName` plus each Prometheus label (`label`, `reason`, `status`) under
-its own name, a counter arrives as its increase per period, and a histogram as its `_sum` and
-`_count` series (its buckets are not used: they would multiply the series CloudWatch bills).
+endpoint (`ContainerMetricsConfig`: `/metrics`, where the server answers on port 8080) and
+sends the series to CloudWatch as OpenTelemetry metrics every `MetricPublishFrequencyInSeconds`
+(SageMaker: "Getting started with detailed observability"). They have no namespace or
+dimensions: they carry labels (`aws.sagemaker.endpoint.name`, ...) and are read with PromQL
+(`deploy.promql`), in alarms, in the dashboard's PromQL charts and through the PromQL query API.
+New endpoint configs turn detailed observability on unless told otherwise, so "off" is sent as
+`EnableDetailedObservability: false`, never left out.
 """
 
 from __future__ import annotations
@@ -19,21 +17,33 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from deploy import promql
 from deploy.aws import Aws
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"  # Invocations, errors, ModelLatency: always published
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"  # CPU and memory per variant
-CONTAINER_NAMESPACE = "/aws/sagemaker/Endpoints/container"  # our /metrics (assumed, above)
 FREQUENCIES = (10, 30, 60, 120, 180, 240, 300)  # MetricPublishFrequencyInSeconds
+METRICS_PATH = "/metrics"
 
 
 def dimensions(endpoint: str, variant: str) -> list[dict[str, str]]:
     return [{"Name": "EndpointName", "Value": endpoint}, {"Name": "VariantName", "Value": variant}]
 
 
-def metrics_config(frequency_s: int) -> dict[str, Any]:
-    """CreateEndpointConfig's MetricsConfig."""
+def metrics_config(frequency_s: int | None) -> dict[str, Any]:
+    """CreateEndpointConfig's MetricsConfig: on at this frequency, or explicitly off (None)."""
+    if not frequency_s:
+        return {"EnableDetailedObservability": False}
     return {"EnableDetailedObservability": True, "MetricPublishFrequencyInSeconds": frequency_s}
+
+
+def container_metrics_config(frequency_s: int) -> dict[str, Any]:
+    """The container's ContainerMetricsConfig: where our /metrics is and how often to publish."""
+    return {
+        "MetricsEndpoints": [
+            {"MetricsEndpointPath": METRICS_PATH, "MetricPublishFrequencyInSeconds": frequency_s}
+        ]
+    }
 
 
 def dashboard_name(endpoint: str) -> str:
@@ -63,105 +73,104 @@ def _widget(
     }
 
 
-def _per_label(endpoint: str, variant: str) -> list[list[Any]]:
-    """One line per predicted label, whatever labels the model has."""
-    query = (
-        f"SEARCH('{{{CONTAINER_NAMESPACE},EndpointName,VariantName,label}} "
-        f'MetricName="serve_predictions_total" EndpointName="{endpoint}" '
-        f"VariantName=\"{variant}\"', 'Sum', 60)"
-    )
-    return [[{"expression": query, "id": "labels", "label": ""}]]
+def _chart(
+    title: str, queries: list[tuple[str, str]], y: int, x: int, region: str
+) -> dict[str, Any]:
+    """A PromQL chart, the widget CloudWatch's Query Studio adds to a dashboard."""
+    return {
+        "type": "chart",
+        "x": x,
+        "y": y,
+        "width": 12,
+        "height": 6,
+        "properties": {
+            "title": title,
+            "view": "timeSeries",
+            "region": region,
+            "data": {
+                "queries": [
+                    {"id": f"q{index}", "type": "cloudwatch-metrics", "language": "PromQL",
+                     "query": query, "step": 60, "label": label}
+                    for index, (label, query) in enumerate(queries)
+                ]
+            },
+        },
+    }  # fmt: skip
 
 
-Row = tuple[str, list[list[Any]], str]  # title, metrics, default statistic
+# A row: (title, CloudWatch metrics, default statistic) or (title, [(label, PromQL)], "PromQL")
+Row = tuple[str, list[Any], str]
 
 
-def _variant_rows(endpoint: str, variant: str) -> list[Row]:
-    sm, box = SAGEMAKER_NAMESPACE, CONTAINER_NAMESPACE
+def sagemaker_rows(endpoint: str, variant: str, mode: str) -> list[Row]:
+    """SageMaker's own metrics for the variant, as the hosting mode publishes them: an
+    asynchronous endpoint has no Invocations or OverheadLatency ("Monitoring asynchronous
+    endpoints"), a serverless one no instances."""
+    sm = SAGEMAKER_NAMESPACE
 
     def m(namespace: str, name: str, **options: Any) -> list[Any]:
         return _metric(namespace, name, endpoint, variant, **options)
 
-    return [
-        (
-            f"{variant}: invocations and errors",
-            [m(sm, "Invocations"), m(sm, "Invocation4XXErrors"), m(sm, "Invocation5XXErrors")],
-            "Sum",
-        ),
-        (
-            f"{variant}: ModelLatency (microseconds)",
-            [
-                m(sm, "ModelLatency", stat="p50"),
-                m(sm, "ModelLatency", stat="p99"),
-                m(sm, "OverheadLatency", stat="p99"),
-            ],
-            "p99",
-        ),
-        (
-            f"{variant}: server requests, rejects, failed batches",
-            [
-                m(box, "serve_requests_total"),
-                m(box, "serve_rejects_total"),
-                m(box, "serve_failed_batches_total"),
-            ],
-            "Sum",
-        ),
-        (
-            f"{variant}: server latency (s) and queue (texts)",
-            [
-                m(box, "serve_request_seconds_sum", id="latency_sum", visible=False),
-                m(box, "serve_request_seconds_count", id="latency_count", visible=False),
-                [
-                    {
-                        "expression": "latency_sum / latency_count",
-                        "label": "mean request seconds",
-                    }
-                ],
-                m(box, "serve_queue_texts", stat="Maximum"),
-            ],
-            "Sum",
-        ),
-        (f"{variant}: predictions per label (drift)", _per_label(endpoint, variant), "Sum"),
-        (
-            f"{variant}: confidence, input tokens, truncated share (drift)",
-            [
-                m(box, "serve_prediction_confidence_sum", id="conf_sum", visible=False),
-                m(box, "serve_prediction_confidence_count", id="conf_count", visible=False),
-                [{"expression": "conf_sum / conf_count", "label": "mean top score"}],
-                m(box, "serve_input_tokens_sum", id="tok_sum", visible=False),
-                m(box, "serve_input_tokens_count", id="tok_count", visible=False),
-                [{"expression": "tok_sum / tok_count", "label": "mean input tokens"}],
-                m(box, "serve_truncated_texts_total", id="truncated", visible=False),
-                [{"expression": "truncated / tok_count", "label": "truncated share"}],
-            ],
-            "Sum",
-        ),
-        (
+    counts = [m(sm, "Invocation4XXErrors"), m(sm, "Invocation5XXErrors")]
+    latency = [m(sm, "ModelLatency", stat="p50"), m(sm, "ModelLatency", stat="p99")]
+    if mode != "async":
+        counts.insert(0, m(sm, "Invocations"))
+        latency.append(m(sm, "OverheadLatency", stat="p99"))
+    rows: list[Row] = [
+        (f"{variant}: invocations and errors", counts, "Sum"),
+        (f"{variant}: ModelLatency (microseconds)", latency, "p99"),
+    ]
+    if mode != "serverless":
+        rows.append((
             f"{variant}: instance CPU and memory (%)",
-            [
-                m(INSTANCE_NAMESPACE, "CPUUtilization"),
-                m(INSTANCE_NAMESPACE, "MemoryUtilization"),
-            ],
+            [m(INSTANCE_NAMESPACE, "CPUUtilization"), m(INSTANCE_NAMESPACE, "MemoryUtilization")],
             "Average",
-        ),
-    ]
+        ))  # fmt: skip
+    return rows
 
 
-def dashboard_body(endpoint: str, variants: list[str]) -> dict[str, Any]:
-    """SageMaker's invocation metrics beside the server's own, a block of widgets per variant."""
-    rows = [row for variant in variants for row in _variant_rows(endpoint, variant)]
-    widgets = [
-        _widget(title, metrics, y=(index // 2) * 6, x=(index % 2) * 12, stat=stat)
-        for index, (title, metrics, stat) in enumerate(rows)
+def server_rows(endpoint: str, variant: str) -> list[Row]:
+    """The server's own metrics (detailed observability), as PromQL."""
+    q = promql
+    return [
+        (f"{variant}: server requests a second, by status",
+         [("requests/s", q.request_rate(endpoint, variant))], "PromQL"),
+        (f"{variant}: server rejects and failed batches a minute",
+         [("failures", q.server_failures(endpoint, variant))], "PromQL"),
+        (f"{variant}: server latency (s) and queue (texts)",
+         [("p50", q.latency_quantile(0.5, endpoint, variant)),
+          ("p99", q.latency_quantile(0.99, endpoint, variant)),
+          ("queued texts", q.queue_texts(endpoint, variant))], "PromQL"),
+        (f"{variant}: predictions per label (drift)",
+         [("{{label}}", q.predictions_by_label(endpoint, variant, "5m"))], "PromQL"),
+    ]  # fmt: skip
+
+
+def dashboard_body(
+    endpoint: str, variants: list[str], region: str, mode: str = "real-time"
+) -> dict[str, Any]:
+    """SageMaker's invocation metrics beside the server's own, a block of widgets per variant;
+    the server's only where detailed observability can scrape it (not serverless)."""
+    rows = [
+        row
+        for variant in variants
+        for row in sagemaker_rows(endpoint, variant, mode)
+        + ([] if mode == "serverless" else server_rows(endpoint, variant))
     ]
+    widgets = []
+    for index, (title, metrics, stat) in enumerate(rows):
+        y, x = (index // 2) * 6, (index % 2) * 12
+        if stat == "PromQL":
+            widgets.append(_chart(title, metrics, y, x, region))
+        else:
+            widgets.append(_widget(title, metrics, y, x, stat))
     return {"widgets": widgets}
 
 
-def put_dashboard(aws: Aws, endpoint: str, variants: list[str]) -> str:
+def put_dashboard(aws: Aws, endpoint: str, variants: list[str], mode: str = "real-time") -> str:
     name = dashboard_name(endpoint)
-    aws.cloudwatch.put_dashboard(
-        DashboardName=name, DashboardBody=json.dumps(dashboard_body(endpoint, variants))
-    )
+    body = dashboard_body(endpoint, variants, aws.region, mode)
+    aws.cloudwatch.put_dashboard(DashboardName=name, DashboardBody=json.dumps(body))
     return name
 
 

@@ -2,9 +2,8 @@
 
 One `GetMetricData` call per question, over the last N minutes as a single period:
 SageMaker's own `AWS/SageMaker` metrics per `EndpointName`/`VariantName` (ModelLatency is in
-microseconds), and the server's `serve_predictions_total{label}` from detailed observability,
-whose label values `ListMetrics` finds (see `deploy.observability` for the assumed namespace
-and dimensions).
+microseconds); and the server's `serve_predictions_total{label}`, which detailed observability
+sends as an OpenTelemetry metric, read with a PromQL query (`deploy.promql_api`).
 """
 
 from __future__ import annotations
@@ -13,10 +12,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from deploy import promql, promql_api
 from deploy.aws import Aws
-from deploy.observability import CONTAINER_NAMESPACE, SAGEMAKER_NAMESPACE, dimensions
+from deploy.observability import SAGEMAKER_NAMESPACE, dimensions
 
-PREDICTIONS = "serve_predictions_total"
 MAX_QUERIES = 500  # GetMetricData's limit per call
 
 # query id suffix -> (metric, statistic)
@@ -132,35 +131,12 @@ def variant_numbers(
     }
 
 
-def _label_metrics(aws: Aws, endpoint: str, variant: str) -> list[list[dict[str, str]]]:
-    """The dimension sets of the variant's per-label prediction counters."""
-    found: list[list[dict[str, str]]] = []
-    request: dict[str, Any] = {
-        "Namespace": CONTAINER_NAMESPACE,
-        "MetricName": PREDICTIONS,
-        "Dimensions": dimensions(endpoint, variant),
-    }
-    while True:
-        answer = aws.cloudwatch.list_metrics(**request)
-        for metric in answer["Metrics"]:
-            dims = [{"Name": d["Name"], "Value": d["Value"]} for d in metric["Dimensions"]]
-            if any(d["Name"] == "label" for d in dims):
-                found.append(dims)
-        if not answer.get("NextToken"):
-            return found
-        request["NextToken"] = answer["NextToken"]
-
-
 def label_counts(aws: Aws, endpoint: str, variant: str, window: Window) -> dict[str, float]:
     """Predictions per label in the window (labels the variant never predicted are absent)."""
-    series = _label_metrics(aws, endpoint, variant)
-    labels = [next(d["Value"] for d in dims if d["Name"] == "label") for dims in series]
-    queries = [
-        _stat(f"l{index}", CONTAINER_NAMESPACE, PREDICTIONS, dims, "Sum", window)
-        for index, dims in enumerate(series)
-    ]
-    values = _fetch(aws, queries, window) if queries else {}
-    counts: dict[str, float] = {}
-    for index, label in enumerate(labels):
-        counts[label] = counts.get(label, 0.0) + sum(values.get(f"l{index}", []))
-    return counts
+    query = promql.predictions_by_label(endpoint, variant, f"{window.minutes}m")
+    found = promql_api.instant(aws, query, window.end)
+    return {
+        sample.labels["label"]: sample.value
+        for sample in found
+        if "label" in sample.labels and sample.value > 0
+    }

@@ -22,7 +22,15 @@ from deploy.waiting import Poll, wait_until_settled
 
 MAX_PRODUCTION_VARIANTS = 10  # SageMaker's limit per endpoint config
 # Config fields that move unchanged onto the next version of the endpoint's config.
-CARRIED_FIELDS = ("DataCaptureConfig", "MetricsConfig", "KmsKeyId")
+# AsyncInferenceConfig and ExecutionRoleArn are part of the hosting mode: a config without them
+# would move an asynchronous endpoint to real-time.
+CARRIED_FIELDS = (
+    "DataCaptureConfig",
+    "MetricsConfig",
+    "KmsKeyId",
+    "AsyncInferenceConfig",
+    "ExecutionRoleArn",
+)
 
 
 @dataclass(frozen=True)

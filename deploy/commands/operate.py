@@ -17,6 +17,8 @@ from deploy.commands.flag_groups import grouped
 from deploy.commands.variant_table import variants_table
 from deploy.endpoint import describe_endpoint
 from deploy.errors import ConfigError, DeployError
+from deploy.hosting_modes import mode_of
+from deploy.inference_components import components_of
 from deploy.options import (
     DEFAULT_ENDPOINT,
     Endpoint,
@@ -83,6 +85,7 @@ def autoscale(
         raise DeployError(
             f"endpoint {endpoint} is {described['EndpointStatus']}; autoscale it once InService"
         )
+    _check_instance_scaling(aws, endpoint, described["EndpointConfigName"], metric)
     arn = scaling.enable(
         aws,
         endpoint,
@@ -145,6 +148,39 @@ def invoke(
     show("latency", f"{answer.latency_ms:.1f} ms (client side, variant {answer.variant or '?'})")
 
 
+# What `autoscale` cannot do for each hosting mode, and where that mode scales instead.
+_NOT_INSTANCE_SCALED = {
+    "serverless": "a serverless endpoint has no instances; it scales on provisioned concurrency "
+    "(`deploy --serverless --provisioned N`)",
+    "inference-component": "an inference-component endpoint scales copies: `deploy "
+    "--inference-component --min-copies/--max-copies`",
+}
+
+
+def _check_instance_scaling(aws: Any, endpoint: str, config_name: str, metric: str) -> None:
+    """Refuse what Application Auto Scaling would refuse, or accept and never act on."""
+    mode = mode_of(aws.sagemaker.describe_endpoint_config(EndpointConfigName=config_name))
+    if mode in _NOT_INSTANCE_SCALED:
+        raise ConfigError(f"autoscale: {_NOT_INSTANCE_SCALED[mode]}")
+    if mode == "async":
+        # No concurrency or invocations-per-instance metric for asynchronous endpoints.
+        raise ConfigError(
+            f"autoscale --metric {metric}: an asynchronous endpoint does not publish it; it "
+            "scales on its backlog (`deploy --async --min-instances/--max-instances`)"
+        )
+
+
+def _capacity(variant: dict[str, Any]) -> str:
+    """A variant's fleet: instances, or a serverless endpoint's memory and concurrency."""
+    serverless = variant.get("ServerlessConfig")
+    if serverless:
+        return (
+            f"serverless {serverless['MemorySizeInMB']} MB, "
+            f"up to {serverless['MaxConcurrency']} concurrent"
+        )
+    return f"{variant['InstanceType']} x {variant.get('InitialInstanceCount', '?')}"
+
+
 def _endpoint_table(aws: Any, endpoint: dict[str, Any]) -> Table:
     table = Table(title=f"endpoint {endpoint['EndpointName']}", show_header=False)
     table.add_row("status", endpoint["EndpointStatus"])
@@ -155,14 +191,15 @@ def _endpoint_table(aws: Any, endpoint: dict[str, Any]) -> Table:
         EndpointConfigName=endpoint["EndpointConfigName"]
     )
     for variant in described["ProductionVariants"]:
-        table.add_row(
-            "variant",
-            f"{variant['VariantName']}: {variant['InstanceType']} x {variant['InitialInstanceCount']}",
-        )
-        model = aws.sagemaker.describe_model(ModelName=variant["ModelName"])
-        container = model.get("PrimaryContainer", {})
-        table.add_row("model", variant["ModelName"])
-        table.add_row("image", container.get("Image") or container.get("ModelPackageName", "?"))
+        table.add_row("variant", f"{variant['VariantName']}: {_capacity(variant)}")
+        if "ModelName" not in variant:  # capacity for inference components: no model of its own
+            for component in components_of(aws, endpoint["EndpointName"]):
+                table.add_row("component", component)
+        else:
+            model = aws.sagemaker.describe_model(ModelName=variant["ModelName"])
+            container = model.get("PrimaryContainer", {})
+            table.add_row("model", variant["ModelName"])
+            table.add_row("image", container.get("Image") or container.get("ModelPackageName", "?"))
         target = scaling.current(aws, endpoint["EndpointName"], variant["VariantName"])
         table.add_row(
             "autoscaling", f"{target['MinCapacity']}-{target['MaxCapacity']}" if target else "off"

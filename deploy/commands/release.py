@@ -153,7 +153,11 @@ def deploy(
         checked = checked.with_pushed_image(pushed.uri)
     model = resolve_source(aws, checked)
     # The mode's limits under the user's --env (which wins).
-    model = replace(model, environment=mode.environment() | (model.environment or {}))
+    model = replace(
+        model,
+        environment=mode.environment() | (model.environment or {}),
+        metrics_frequency_s=spec.metrics_frequency_s,
+    )
     if not isinstance(mode, Components):
         spec = _watched(aws, spec, watch)
 
@@ -246,7 +250,12 @@ def _deploy_component(
 def _watched(aws: Aws, spec: EndpointSpec, watch: RolloutFlags) -> EndpointSpec:
     """Alarms made for the endpoint unless the user named theirs, and its dashboard."""
     if watch.dashboard:
-        show("dashboard", observability.put_dashboard(aws, spec.endpoint_name, [spec.variant_name]))
+        show(
+            "dashboard",
+            observability.put_dashboard(
+                aws, spec.endpoint_name, [spec.variant_name], spec.hosting.mode
+            ),
+        )
     if spec.rollback_alarms:
         return spec
     made = alarms.ensure(

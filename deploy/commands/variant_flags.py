@@ -132,10 +132,8 @@ def endpoint_settings(
             if capture_uri is None:
                 raise ConfigError("--capture-percent needs --bucket for the captured data")
             settings["DataCaptureConfig"] = capture.capture_config(capture_uri, capture_percent)
-    if metrics_frequency is not None:
-        settings.pop("MetricsConfig", None)
-        if metrics_frequency:
-            settings["MetricsConfig"] = metrics_config(metrics_frequency)
+    if metrics_frequency is not None:  # 0 is sent as "off": a new config defaults to on
+        settings["MetricsConfig"] = metrics_config(metrics_frequency)
     return settings
 
 

@@ -72,7 +72,8 @@ def variants_table(aws: Aws, layout: Layout, minutes: int) -> Table:
                 "-" if error is None else f"{error:.2f}",
                 " / ".join("-" if ms is None else f"{ms:.1f}" for ms in latency),
             ]
-        table.add_row(name, role, variant["ModelName"], _fleet(variant, live), f"{weight:g}",
+        model = variant.get("ModelName", "(inference components)")
+        table.add_row(name, role, model, _fleet(variant, live), f"{weight:g}",
                       share, *measured)  # fmt: skip
     if numbers is None:
         table.caption = "metrics unknown: the caller may not call cloudwatch:GetMetricData"

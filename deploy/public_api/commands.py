@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from dataclasses import replace
+from typing import Annotated, Any
 
 import typer
 
 from deploy import config
 from deploy.endpoint import describe_endpoint
 from deploy.errors import ConfigError, DeployError
+from deploy.hosting_modes import Asynchronous, Components, mode_of
+from deploy.inference_components import component_name
 from deploy.options import (
     DEFAULT_ENDPOINT,
     Endpoint,
@@ -87,8 +90,10 @@ def expose(
         max_texts=max_texts,
     ).validate()
     aws = connect(region, profile)
-    if describe_endpoint(aws, endpoint) is None:
+    described = describe_endpoint(aws, endpoint)
+    if described is None:
         raise DeployError(f"endpoint {endpoint} does not exist; deploy it first")
+    spec = _for_hosting(aws, spec, described["EndpointConfigName"])
     clients = PublicClients(aws)
     exposed = lifecycle.expose(clients, spec, out)
     show("API", f"{spec.flavour.upper()} API {exposed.api_id} ({spec.auth} auth)")
@@ -116,6 +121,20 @@ def expose(
             markup=False,
             soft_wrap=True,
         )
+
+
+def _for_hosting(aws: Any, spec: ExposeSpec, config_name: str) -> ExposeSpec:
+    """Name the component where the endpoint hosts one; refuse an asynchronous endpoint, which
+    answers InvokeEndpointAsync only."""
+    mode = mode_of(aws.sagemaker.describe_endpoint_config(EndpointConfigName=config_name))
+    if mode == Asynchronous.mode:
+        raise ConfigError(
+            f"expose: {spec.endpoint} is asynchronous (InvokeEndpointAsync, answers in S3); "
+            "a public API calls InvokeEndpoint"
+        )
+    if mode == Components.mode:
+        return replace(spec, component=component_name(spec.endpoint))
+    return spec
 
 
 @guarded

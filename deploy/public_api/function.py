@@ -40,6 +40,7 @@ def environment(spec: ExposeSpec) -> dict[str, str]:
         "MAX_BODY_BYTES": str(spec.max_body_kb * 1024),
         "MAX_TEXTS": str(spec.max_texts),
         "ALLOWED_ORIGINS": ",".join(spec.cors_origins),
+        **({"INFERENCE_COMPONENT_NAME": spec.component} if spec.component else {}),
     }
 
 

@@ -72,6 +72,7 @@ class HandlerConfig:
     max_texts: int = 64
     allowed_origins: tuple[str, ...] = ()
     runtime_url: str | None = None
+    component_name: str | None = None
 
     @classmethod
     def from_env(cls, env: dict[str, str] | None = None) -> HandlerConfig:
@@ -84,6 +85,7 @@ class HandlerConfig:
             max_texts=int(env.get("MAX_TEXTS", cls.max_texts)),
             allowed_origins=origins,
             runtime_url=env.get("SAGEMAKER_RUNTIME_URL") or None,
+            component_name=env.get("INFERENCE_COMPONENT_NAME") or None,
         )
 
 
@@ -232,12 +234,15 @@ class Classifier:
     def _classify(self, event: dict[str, Any]) -> Any:
         raw = _raw_body(event, self.config.max_body_bytes)
         request = model_request(raw, self.config.max_texts)
+        # An inference-component endpoint refuses a call that does not name the component.
+        target = {"InferenceComponentName": self.config.component_name}
         try:
             answer = self.runtime.invoke_endpoint(
                 EndpointName=self.config.endpoint_name,
                 ContentType=JSON,
                 Accept=JSON,
                 Body=request,
+                **(target if self.config.component_name else {}),
             )
             payload = answer["Body"].read()
         except ClientError as error:

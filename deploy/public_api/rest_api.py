@@ -16,6 +16,7 @@ ALLOWED_HEADERS = (
     "Content-Type,X-Api-Key,Authorization,X-Request-Id,X-Amz-Date,X-Amz-Security-Token"
 )
 ORIGIN_HEADER = "method.response.header.Access-Control-Allow-Origin"
+COMPONENT_HEADER = "integration.request.header.X-Amzn-SageMaker-Inference-Component"
 # API Gateway's own answers (missing key, throttled, timed out) in our error shape.
 GATEWAY_RESPONSES = {
     "DEFAULT_4XX": ("gateway_error", "$context.error.message"),
@@ -160,6 +161,8 @@ def _direct_routes(
         requestParameters={
             "integration.request.header.Content-Type": f"'{JSON}'",
             "integration.request.header.Accept": f"'{JSON}'",
+            # InvokeEndpoint's InferenceComponentName travels as this header.
+            **({COMPONENT_HEADER: f"'{spec.component}'"} if spec.component else {}),
         },
         requestTemplates={JSON: templates.DIRECT_REQUEST},
         passthroughBehavior="NEVER",

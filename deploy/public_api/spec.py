@@ -88,6 +88,8 @@ class ExposeSpec:
     max_body_kb: int = 256
     max_texts: int = 64
     log_retention_days: int = 14
+    # An inference-component endpoint answers only calls that name the component.
+    component: str | None = None
 
     @property
     def names(self) -> Names:

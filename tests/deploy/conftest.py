@@ -10,9 +10,11 @@ import json
 import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import aws_calls
 import boto3
+import conformance
 import fake_hosting
 import fake_sagemaker
 import pytest
@@ -39,6 +41,20 @@ def aws_actions() -> Iterator[aws_calls.Recorder]:
     """Every AWS action the CLI calls in this session (see aws_calls); the IAM test reads it."""
     with aws_calls.recording() as recorder:
         yield recorder
+
+
+@pytest.fixture(scope="session", autouse=True)
+def aws_rules() -> Iterator[list[tuple[str, dict[str, Any]]]]:
+    """AWS's rules held on every call the CLI makes (see conformance); the calls as sent."""
+    with conformance.enforced() as sent:
+        yield sent
+
+
+@pytest.fixture
+def sent_calls(aws_rules: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
+    """The calls this test made, as sent."""
+    aws_rules.clear()
+    return aws_rules
 
 
 @pytest.hookimpl(trylast=True)

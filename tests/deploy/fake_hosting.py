@@ -16,6 +16,11 @@ fake_sagemaker.install), with the real API's request and response shapes:
   one), as an endpoint for inference components has.
 - Application Auto Scaling accepts `sagemaker:inference-component:DesiredCopyCount` on
   `inference-component/NAME` (moto knows only variants).
+- CloudWatch's PromQL query API (`POST /api/v1/query`, form encoded, SigV4 for `monitoring`),
+  which moto lacks: it refuses an unsigned or GET request and answers, in Prometheus's shape,
+  the vector a test registered for a selector the query contains (`STATE.promql_answer`), an
+  empty vector otherwise. It evaluates no PromQL: tests/observability runs every expression
+  on a real Prometheus.
 """
 
 from __future__ import annotations
@@ -24,12 +29,14 @@ import json
 import threading
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 import uuid
 from collections import defaultdict
 from typing import Any
 
 import moto.applicationautoscaling.models as autoscaling_models
+import moto.cloudwatch.urls as cloudwatch_urls
 from moto.applicationautoscaling.responses import ApplicationAutoScalingResponse
 from moto.core.utils import utcnow
 from moto.s3.models import s3_backends
@@ -49,6 +56,14 @@ class HostingState:
         self.component_calls: list[dict[str, Any]] = []  # Create/UpdateInferenceComponent
         self.async_calls: list[dict[str, str]] = []  # InvokeEndpointAsync, headers as sent
         self.async_done = threading.Event()
+        self.promql: list[tuple[str, list[dict[str, Any]]]] = []  # (selector, vector)
+        self.promql_calls: list[dict[str, str]] = []  # the form of each query
+
+    def promql_answer(self, selector: str, series: dict[str, float], label: str) -> None:
+        """Answer queries over `selector` with one sample per `label` value."""
+        vector = [{"metric": {label: key}, "value": [time.time(), str(value)]}
+                  for key, value in series.items()]  # fmt: skip
+        self.promql.append((selector, vector))
 
     def component(self, name: str, *steps: str) -> None:
         self.component_scripts[name] = list(steps)
@@ -58,6 +73,8 @@ class HostingState:
         self.component_scripts.clear()
         self.component_calls.clear()
         self.async_calls.clear()
+        self.promql.clear()
+        self.promql_calls.clear()
         self.async_done.clear()
 
 
@@ -270,6 +287,20 @@ def _invoke_endpoint_async(self: Any) -> tuple[int, dict[str, str], str]:
 COPY_DIMENSION = "sagemaker:inference-component:DesiredCopyCount"
 
 
+def _promql_query(request: Any, full_url: str, headers: Any) -> tuple[int, dict[str, str], str]:
+    """CloudWatch's `/api/v1/query`, as far as the CLI's calls need it (module docstring)."""
+    authorization = str(headers.get("Authorization", ""))
+    if request.method != "POST" or "/monitoring/aws4_request" not in authorization:
+        return 403, {}, json.dumps({"status": "error", "errorType": "forbidden",
+                                    "error": "SigV4 (service monitoring) POST required"})  # fmt: skip
+    form = urllib.parse.parse_qs(request.get_data(as_text=True))
+    query = form.get("query", [""])[0]
+    STATE.promql_calls.append({"query": query, "time": form.get("time", [""])[0]})
+    result = next((vector for selector, vector in STATE.promql if selector in query), [])
+    body = {"status": "success", "data": {"resultType": "vector", "result": result}}
+    return 200, {"Content-Type": "application/json"}, json.dumps(body)
+
+
 def install() -> list[tuple[Any, str, Any]]:
     """Patch; returns what to restore (None: an attribute to remove)."""
     saved: list[tuple[Any, str, Any]] = [
@@ -278,7 +309,9 @@ def install() -> list[tuple[Any, str, Any]]:
         (autoscaling_models, "_target_params_are_valid", autoscaling_models._target_params_are_valid),
         (SageMakerModelBackend, "validate_production_variants", SageMakerModelBackend.validate_production_variants),
         (ApplicationAutoScalingResponse, "_validate_params", ApplicationAutoScalingResponse._validate_params),
+        (cloudwatch_urls, "url_paths", dict(cloudwatch_urls.url_paths)),
     ]  # fmt: skip
+    cloudwatch_urls.url_paths["{0}/api/v1/query$"] = _promql_query
     delete_endpoint, valid_target, validate_variants, validate_params = (s[2] for s in saved[1:5])
 
     def validate_autoscaling_params(self: Any) -> None:

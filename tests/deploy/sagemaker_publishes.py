@@ -7,9 +7,10 @@ import base64
 import json
 from datetime import UTC, datetime, timedelta
 
+import fake_hosting
 from deploy_helpers import BUCKET, Cloud
 
-from deploy.observability import CONTAINER_NAMESPACE
+from deploy import promql
 
 CAPTURE = "headline-serve/capture/headline"  # deploy's capture prefix for endpoint "headline"
 
@@ -38,24 +39,10 @@ def put_variant_metrics(cloud: Cloud, variant: str, invocations: int, errors_5xx
 
 
 def put_label_counts(cloud: Cloud, variant: str, counts: dict[str, int]) -> None:
-    """serve_predictions_total{label} as detailed observability publishes it."""
-    when = datetime.now(UTC) - timedelta(minutes=2)
-    cloud.client("cloudwatch").put_metric_data(
-        Namespace=CONTAINER_NAMESPACE,
-        MetricData=[
-            {
-                "MetricName": "serve_predictions_total",
-                "Dimensions": [
-                    {"Name": "EndpointName", "Value": "headline"},
-                    {"Name": "VariantName", "Value": variant},
-                    {"Name": "label", "Value": label},
-                ],
-                "Value": count,
-                "Timestamp": when,
-            }
-            for label, count in counts.items()
-        ],
-    )
+    """serve_predictions_total{label} as detailed observability sends it: OpenTelemetry metrics
+    read back through CloudWatch's PromQL API (the stand-in in fake_hosting answers it)."""
+    selector = promql.SAGEMAKER.selector(promql.PREDICTIONS, "headline", variant)
+    fake_hosting.STATE.promql_answer(selector, {k: float(v) for k, v in counts.items()}, "label")
 
 
 def capture_record(key: str, value: str, labels: list[str], encoding: str = "JSON") -> str:

@@ -113,7 +113,8 @@ def test_endpoint_of_capacity_then_a_sized_component_then_copies_autoscaled(
         "PredefinedMetricType": "SageMakerInferenceComponentInvocationsPerCopy"
     }
     [alarm] = cloud.client("cloudwatch").describe_alarms()["MetricAlarms"]
-    assert alarm["MetricName"] == "NoCapacityInvokeFailures"
+    # "Scale an endpoint to zero instances": SageMaker's name, on its 1-minute period.
+    assert (alarm["MetricName"], alarm["Period"]) == ("NoCapacityInvocationFailures", 60)
     assert alarm["Dimensions"] == [{"Name": "InferenceComponentName", "Value": COMPONENT}]
     assert alarm["AlarmActions"] == [policies["StepScaling"]["PolicyARN"]]
 

@@ -116,6 +116,8 @@ NEVER_CALLED_BY_BOTO3 = {
     "ecr:UploadLayerPart": "docker push",
     "ecr:CompleteLayerUpload": "docker push",
     "ecr:PutImage": "docker push",
+    "ecr:BatchGetImage": "docker push reads the manifest back (AWS's push policy grants it)",
+    "cloudwatch:QueryMetrics": "the PromQL query API is SigV4-signed HTTP, not a boto3 call",
     "s3:AbortMultipartUpload": "boto3's transfer manager sends it when a multipart upload fails",
     "kms:GenerateDataKey": "S3 asks KMS when an upload names --kms-key-id",
     "kms:Decrypt": "S3 asks KMS when a KMS-encrypted object is read",

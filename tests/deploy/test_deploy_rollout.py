@@ -126,7 +126,7 @@ def test_bad_rollouts_are_refused_in_one_line_before_any_call(
 
 
 def test_alarms_dashboard_and_metrics_config_are_made_and_deleted_with_the_endpoint(
-    cloud: Cloud, artifact: Path
+    cloud: Cloud, artifact: Path, sent_calls: list[tuple[str, dict[str, Any]]]
 ) -> None:
     result = run_cli(
         *deploy_args(
@@ -144,14 +144,21 @@ def test_alarms_dashboard_and_metrics_config_are_made_and_deleted_with_the_endpo
     latency = alarms["headline-p99-latency"]
     assert (latency["MetricName"], latency["ExtendedStatistic"]) == ("ModelLatency", "p99")
     assert latency["Threshold"] == 250_000  # ModelLatency is in microseconds
-    server = {m["Id"]: m for m in alarms["headline-server-health"]["Metrics"]}
-    assert server["rejects"]["MetricStat"]["Metric"]["MetricName"] == "serve_rejects_total"
-    assert server["failed"]["MetricStat"]["Metric"]["MetricName"] == "serve_failed_batches_total"
+    # The server's metrics are OpenTelemetry metrics read with PromQL ("Getting started with
+    # detailed observability"): a PromQL alarm, as sent (moto keeps no EvaluationCriteria).
+    [server] = [p for op, p in sent_calls
+                if op == "PutMetricAlarm" and p["AlarmName"] == "headline-server-health"]  # fmt: skip
+    query = server["EvaluationCriteria"]["PromQLCriteria"]["Query"]
+    assert '"serve_rejects_total", "aws.sagemaker.endpoint.name"="headline"' in query
+    assert "serve_failed_batches_total" in query and query.endswith("> 10")
+    [model] = [p for op, p in sent_calls if op == "CreateModel"]
+    assert model["PrimaryContainer"]["ContainerMetricsConfig"] == {
+        "MetricsEndpoints": [{"MetricsEndpointPath": "/metrics", "MetricPublishFrequencyInSeconds": 30}]
+    }  # fmt: skip
     body = json.loads(_cw(cloud).get_dashboard(DashboardName="headline")["DashboardBody"])
     shown = json.dumps(body)
-    for metric in ("Invocations", "ModelLatency", "serve_predictions_total",
-                   "serve_prediction_confidence_sum", "serve_input_tokens_sum",
-                   "serve_truncated_texts_total", "serve_rejects_total"):  # fmt: skip
+    for metric in ("Invocations", "ModelLatency", "serve_predictions_total", "serve_rejects_total",
+                   "serve_request_seconds_bucket", "PromQL"):  # fmt: skip
         assert metric in shown, metric
 
     deleted = run_cli("delete", "--endpoint", "headline", "--yes")
@@ -181,7 +188,8 @@ def test_without_detailed_observability_no_alarm_watches_the_server(
     assert result.exit_code == 0, result.output
     assert sorted(_alarms(cloud)) == ALARMS[:2]
     config = _sm(cloud).describe_endpoint_config(EndpointConfigName=_serving(cloud))
-    assert "MetricsConfig" not in config
+    # SageMaker API, MetricsConfig: new configs default to on, so "off" is said, not implied.
+    assert config["MetricsConfig"] == {"EnableDetailedObservability": False}
 
 
 def test_an_alarm_firing_during_baking_rolls_the_update_back(cloud: Cloud, artifact: Path) -> None:
