@@ -10,7 +10,7 @@ ARTIFACT ?= artifacts/default
 PORT ?= 8080
 
 .PHONY: setup run train serve package test test-fast test-slow test-docker lint format typecheck \
-        bench-train bench-serve bench-long loadtest loadtest-ci capacity clean wrk prometheus
+        bench-train bench-serve bench-long bench-rerank loadtest loadtest-ci capacity clean wrk prometheus
 
 setup: $(STAMP)
 
@@ -86,6 +86,10 @@ bench-serve: setup wrk
 ## Long documents (300-2,000 tokens) through the server: `chunk` against `right` truncation.
 bench-long: setup
 	$(PY) benchmarks/bench_long_texts.py
+
+## A query against 1,000 documents through a MiniLM-sized cross-encoder: /rerank against by hand.
+bench-rerank: setup
+	$(PY) benchmarks/bench_rerank.py
 
 clean:
 	rm -rf $(VENV) artifacts runs reports .pytest_cache .mypy_cache .ruff_cache

@@ -127,7 +127,7 @@ class Client:
             ((offset, self.send(r)) for offset, r in parts), documents, top_n
         )
 
-    def classify_file(self, source: Path, destination: Path) -> int:
+    def classify_file(self, source: str | Path, destination: str | Path) -> int:
         """Stream a JSON Lines file through `/invocations`, a payload at a time; write one answer
         line per record, in order. Returns the records answered."""
         o = self._options
@@ -218,7 +218,7 @@ class AsyncClient:
         offsets = [offset for offset, _ in parts]
         return bodies.rerank_results(zip(offsets, replies, strict=True), documents, top_n)
 
-    async def classify_file(self, source: Path, destination: Path) -> int:
+    async def classify_file(self, source: str | Path, destination: str | Path) -> int:
         o = self._options
         done = 0
         with Path(source).open("rb") as lines, Path(destination).open("wb") as out:
