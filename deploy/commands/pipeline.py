@@ -26,6 +26,7 @@ from deploy.options import (
     show,
 )
 from deploy.pipeline import operations
+from deploy.pipeline import schedule as schedules
 from deploy.pipeline.containers import DockerRunner
 from deploy.pipeline.definition import PipelineSpec, build_definition
 from deploy.pipeline.local import LocalPipeline, StepRecord
@@ -240,8 +241,53 @@ def delete(
     if not yes:
         typer.confirm(f"delete pipeline {name}?", abort=True)
     aws = connect(region, profile)
+    if schedules.delete_schedule(aws, name):
+        out.print(f"deleted schedule {schedules.schedule_name(name)}")
     arn = operations.delete(aws, name)
     out.print(f"deleted {arn}" if arn else f"no pipeline {name}; nothing to delete")
+
+
+@app.command()
+@guarded
+def schedule(
+    cron: Annotated[
+        str,
+        typer.Option(help="When: 'cron(0 3 ? * MON *)' (Mondays 03:00) or 'rate(7 days)'."),
+    ],
+    scheduler_role_arn: Annotated[
+        str | None,
+        typer.Option(
+            envvar="DEPLOY_SCHEDULER_ROLE_ARN",
+            help="Role EventBridge Scheduler starts the pipeline as "
+            "(deploy/iam/pipeline-scheduler-*.json).",
+        ),
+    ] = None,
+    name: Name = DEFAULT_NAME,
+    param: Params = None,
+    timezone: Annotated[str, typer.Option(help="Time zone of the cron expression.")] = "UTC",
+    region: Region = None,
+    profile: Profile = None,
+) -> None:
+    """Retrain on a schedule: an EventBridge Scheduler schedule that starts the pipeline."""
+    if not scheduler_role_arn or not config.ROLE_ARN.match(scheduler_role_arn):
+        raise ConfigError(
+            "--scheduler-role-arn (or DEPLOY_SCHEDULER_ROLE_ARN) must be an IAM role ARN: see "
+            "deploy/iam/pipeline-scheduler-policy.json"
+        )
+    aws = connect(region, profile)
+    arn, created = schedules.put_schedule(
+        aws, name, cron, scheduler_role_arn, _pairs(param), timezone
+    )
+    show("schedule created" if created else "schedule updated", arn)
+
+
+@app.command()
+@guarded
+def unschedule(name: Name = DEFAULT_NAME, region: Region = None, profile: Profile = None) -> None:
+    """Remove the pipeline's retrain schedule."""
+    aws = connect(region, profile)
+    deleted = schedules.delete_schedule(aws, name)
+    out.print(f"deleted schedule {schedules.schedule_name(name)}" if deleted else "no schedule")
 
 
 @app.command("run-local")

@@ -310,3 +310,55 @@ def test_the_deployer_may_pass_the_pipeline_role_to_sagemaker_only() -> None:
     [passing] = [s for s in statements if s["Sid"] == "PassOnlyThePipelineRoleOnlyToSageMaker"]
     assert passing["Resource"].endswith(":role/headline-sagemaker-pipeline")
     assert passing["Condition"]["StringEquals"]["iam:PassedToService"] == "sagemaker.amazonaws.com"
+
+
+SCHEDULER_ROLE = f"arn:aws:iam::{ACCOUNT}:role/headline-pipeline-scheduler"
+
+
+def test_a_schedule_starts_the_pipeline_with_its_parameters(cloud: Cloud) -> None:
+    """EventBridge Scheduler API Reference: CreateSchedule, GetSchedule, UpdateSchedule,
+    DeleteSchedule; the target "Start a SageMaker pipeline" (Target.SageMakerPipelineParameters)."""
+    scheduler: Any = cloud.client("scheduler")
+    sagemaker: Any = cloud.client("sagemaker")
+    schedule = ["pipeline", "schedule", "--scheduler-role-arn", SCHEDULER_ROLE]
+    assert run_cli(*schedule, "--cron", "cron(0 3 ? * MON *)").exit_code == 1  # no pipeline yet
+    assert run_cli(*UPSERT).exit_code == 0
+    created = run_cli(*schedule, "--cron", "cron(0 3 ? * MON *)", "--param", "Epochs=2")
+    assert created.exit_code == 0 and "schedule created" in created.output, created.output
+    found = scheduler.get_schedule(Name="headline-training-retrain")
+    assert found["ScheduleExpression"] == "cron(0 3 ? * MON *)"
+    assert found["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    pipeline_arn = sagemaker.describe_pipeline(PipelineName="headline-training")["PipelineArn"]
+    assert found["Target"]["Arn"] == pipeline_arn
+    assert found["Target"]["RoleArn"] == SCHEDULER_ROLE
+    assert found["Target"]["SageMakerPipelineParameters"] == {
+        "PipelineParameterList": [{"Name": "Epochs", "Value": "2"}]
+    }
+    updated = run_cli(*schedule, "--cron", "rate(7 days)")
+    assert updated.exit_code == 0 and "schedule updated" in updated.output, updated.output
+    assert scheduler.get_schedule(Name="headline-training-retrain")["ScheduleExpression"] == (
+        "rate(7 days)"
+    )
+    bad = run_cli(*schedule, "--cron", "every monday")
+    assert bad.exit_code == 2 and "cron(" in bad.output
+    assert run_cli(*schedule, "--cron", "rate(1 day)", "--param", "Epoch=2").exit_code == 1
+
+    deleted = run_cli("pipeline", "delete", "--yes")
+    assert "deleted schedule headline-training-retrain" in deleted.output, deleted.output
+    assert scheduler.list_schedules()["Schedules"] == []
+    assert "no schedule" in run_cli("pipeline", "unschedule").output
+
+
+def test_the_scheduler_role_may_only_start_our_pipelines() -> None:
+    [grant] = _statements("pipeline-scheduler-policy.json")
+    assert grant["Action"] == "sagemaker:StartPipelineExecution"
+    assert grant["Resource"] == "arn:aws:sagemaker:REGION:ACCOUNT_ID:pipeline/headline-*"
+    [trust] = _statements("pipeline-scheduler-trust.json")
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": "ACCOUNT_ID"}}
+    passing = [s for s in _statements("deployer-policy.json") if "scheduler" in s["Sid"].lower()]
+    [pass_role] = [s for s in passing if s["Action"] == "iam:PassRole"]
+    assert pass_role["Resource"].endswith(":role/headline-pipeline-scheduler")
+    assert (
+        pass_role["Condition"]["StringEquals"]["iam:PassedToService"] == "scheduler.amazonaws.com"
+    )
