@@ -223,3 +223,25 @@ def test_oip_v2_infer_answers_like_the_pipeline(url: str, expected: list[dict[st
     assert httpx.get(f"{url}/v2/models/other/ready").status_code == 404
     metadata = httpx.get(f"{url}/v2/models/{name}").json()
     assert [i["name"] for i in metadata["inputs"]] == ["text", "text_pair"]
+
+
+def test_streamed_bodies_carry_pairs(url: str, expected: list[dict[str, float]]) -> None:
+    """A body of unknown length (chunked) takes the streaming path: pairs answer the same."""
+    lines = "".join(json.dumps({"text": a, "text_pair": b}) + "\n" for a, b in PAIRS)
+    out = io.StringIO()
+    csv.writer(out).writerows(PAIRS)
+    for media, body in (("application/jsonlines", lines), ("text/csv", out.getvalue())):
+        reply = httpx.post(
+            f"{url}/invocations",
+            content=iter([body.encode()]),  # no Content-Length: streamed
+            headers={
+                "content-type": media,
+                "accept": "application/jsonlines",
+                "x-amzn-sagemaker-custom-attributes": "return_all_scores=true",
+            },
+            timeout=30,
+        )
+        assert reply.status_code == 200, reply.text
+        rows = [json.loads(line) for line in reply.text.splitlines()]
+        for answer, want in zip(rows, expected, strict=True):
+            close({row["label"]: row["score"] for row in answer}, want)
