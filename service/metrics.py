@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import shutil
 import tempfile
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -104,6 +104,15 @@ class Metrics:
             registry=reg,
             multiprocess_mode="livesum",
         )
+        self.memory_bytes = Gauge(
+            "serve_memory_bytes",
+            "Resident memory a worker gained while loading, by part: python (and libraries, "
+            "before the model), sessions, tokenizer, warm_up (buffers it left); one series "
+            "per worker process.",
+            ["part"],
+            registry=reg,
+            multiprocess_mode="liveall",
+        )
         self.requests = Counter(
             "serve_requests",
             "Finished /invocations requests by HTTP status.",
@@ -180,6 +189,10 @@ class Metrics:
 
     def readiness(self, ready: bool) -> None:
         self.ready.set(1 if ready else 0)
+
+    def memory(self, parts_mb: Mapping[str, float]) -> None:
+        for part, mb in parts_mb.items():
+            self.memory_bytes.labels(part).set(mb * 1e6)
 
     def tokenized(self, seconds: float) -> None:
         self.tokenize_seconds.observe(seconds)

@@ -3,8 +3,10 @@ SageMaker's lifecycle (listen at once, drain on SIGTERM), in one process or seve
 
 from __future__ import annotations
 
+import concurrent.futures
 import functools
 import logging
+import multiprocessing
 import signal
 import socket
 import tempfile
@@ -15,7 +17,6 @@ from typing import Any
 import uvicorn
 from uvicorn.supervisors.multiprocess import Multiprocess, Process
 
-from service.api.app import create_app
 from service.backend.plan import ExecutionPlan, plan_for
 from service.busy_signal import BusySignal
 from service.logs import configure
@@ -45,7 +46,7 @@ class _DrainingServer(uvicorn.Server):
 def serve(settings: Settings, listening: socket.socket | None = None) -> None:
     """Serve until SIGTERM; `listening` is a socket bound early by the entry point, if any."""
     configure(settings.log_level, settings.log_format, settings.access_log)
-    plan = plan_for(settings)
+    plan = plan_for(settings) if settings.workers == 1 else _plan_in_child(settings)
     log.info("%s", plan.describe())
     options: dict[str, Any] = {
         "host": settings.host,
@@ -64,12 +65,23 @@ def serve(settings: Settings, listening: socket.socket | None = None) -> None:
     if plan.workers > 1:
         _serve_workers(settings, plan, options, listening)
         return
+    from service.api.app import create_app
+
     app = create_app(settings, context=WorkerContext(settings, plan))
     server = _DrainingServer(uvicorn.Config(app, **options), app.state.predictor.begin_drain)
     # uvicorn re-raises the SIGTERM it drained for; after a clean drain that should exit 0,
     # which is what SageMaker and `docker stop` expect, so the re-raised signal is ignored.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)
     server.run(sockets=[listening] if listening else None)
+
+
+def _plan_in_child(settings: Settings) -> ExecutionPlan:
+    """`plan_for` in a short-lived process. Planning imports ONNX Runtime and times a text on
+    two sessions; a parent that only supervises workers kept that memory for its whole life
+    (132 MB resident against about 60 MB, measured with the default model)."""
+    context = multiprocessing.get_context("spawn")
+    with concurrent.futures.ProcessPoolExecutor(1, mp_context=context) as pool:
+        return pool.submit(plan_for, settings).result()
 
 
 def _serve_workers(

@@ -6,6 +6,7 @@ Every error reaches clients as `{"error": message, "type": kind}`, never as a tr
 from __future__ import annotations
 
 from service.core.errors import (
+    ClientGone,
     DeadlineExceeded,
     InferenceFailed,
     NotReady,
@@ -55,6 +56,7 @@ CORE_STATUS: dict[type[ServingError], tuple[int, str]] = {
     DeadlineExceeded: (504, "deadline_exceeded"),
     InferenceFailed: (500, "inference_failed"),
     TextTooLong: (422, "text_too_long"),
+    ClientGone: (499, "client_closed_request"),  # nobody reads it; for the log and metrics
 }
 INTERNAL = (500, "internal_error")
 

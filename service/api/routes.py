@@ -3,6 +3,7 @@ the texts to the predictor; every error leaves as `{"error": ..., "type": ...}`.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
@@ -14,7 +15,7 @@ from starlette.requests import ClientDisconnect
 
 from service.api import codecs, streaming
 from service.api.errors import PayloadTooLarge, status_of
-from service.core.errors import NotReady, ServingError
+from service.core.errors import NotReady, Overloaded, ServingError
 from service.core.predictor import Predictor
 from service.core.ranking import rank, rank_multi_label, with_details
 from service.logs import request_id
@@ -71,6 +72,16 @@ async def read_body(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+async def _client_gone(request: Request) -> None:
+    """Returns when the client has closed the connection (its body is read by now, so the
+    next ASGI message is the disconnect)."""
+    try:
+        while (await request.receive())["type"] != "http.disconnect":
+            pass
+    except Exception:  # any failure to listen means: not known to be gone
+        await asyncio.Event().wait()
+
+
 @router.get("/ping")
 async def ping(request: Request) -> Response:
     predictor: Predictor = request.app.state.predictor
@@ -92,6 +103,12 @@ async def invocations(request: Request) -> Response:
         status, kind = status_of(exc)
         log.warning("%d %s: %s", status, kind, exc.message)
         response = error_response(exc, rid)
+        if isinstance(exc, Overloaded) and exc.retry_after_s:
+            # A client that retried before Retry-After waits it out here, at no CPU cost.
+            predictor: Predictor = request.app.state.predictor
+            hold = predictor.retry_hold.hold_s(request.scope.get("client"), exc.retry_after_s)
+            if hold:
+                await asyncio.sleep(hold)
     except Exception:
         log.exception("unexpected error")
         response = error_response(ServingError("internal server error"), rid)
@@ -143,6 +160,7 @@ async def _invocations(request: Request, rid: str, started: float) -> Response:
         started + settings.request_timeout_s,
         options.truncation,
         arrival_admitted=True,
+        gone=lambda: _client_gone(request),
     )
     if result.multi_label:
         threshold = settings.threshold if options.threshold is None else options.threshold

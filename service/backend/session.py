@@ -8,9 +8,10 @@ manifest's activation: softmax for single-label models, sigmoid for multi-label 
 
 from __future__ import annotations
 
+import functools
 import logging
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, Literal, Protocol
 
@@ -20,7 +21,9 @@ from service.backend.artifact import ArtifactError, Precision, load_manifest
 from service.backend.device import CUDA
 from service.backend.plan import ExecutionPlan
 from service.backend.segmenter import Item, Policy, Segmented, Segmenter
+from service.backend.shared_tables import mapped_tables
 from service.backend.tokenizer import TextEncoder
+from service.memory import resident_mb
 
 log = logging.getLogger(__name__)
 
@@ -58,6 +61,10 @@ def _session_options(threads: int, spin_wait: bool, spin_between_runs: bool = Fa
     # concurrency 1: p50 1.16 -> 0.93 ms, server CPU per request 2.4 -> 1.5 ms).
     if not spin_between_runs:
         options.add_session_config_entry("session.force_spinning_stop", "1")
+    # No CPU arena: a worker's arenas grew to the largest batch ever run and kept it (about
+    # 20 MB a session, measured on the default model); plain malloc returns it and ran a
+    # headline and a batch of 8 as fast here (docs/serving.md, memory).
+    options.enable_cpu_mem_arena = False
     return options
 
 
@@ -93,9 +100,13 @@ class OnnxBackend:
     ) -> None:
         """`spin_between_runs` keeps ONNX Runtime's default of pool threads spinning after a
         run too: for in-process benchmarks that call the model back to back, never a server."""
+        started_mb = resident_mb()
         self.manifest = load_manifest(model_dir)
         self.plan = plan
-        options = _session_options(plan.intra_op_threads, plan.spin_wait, spin_between_runs)
+        options = functools.partial(
+            _session_options, plan.intra_op_threads, plan.spin_wait, spin_between_runs
+        )
+        self._tables: dict[Path, list[tuple[str, Any]]] = {}
         self.precision: Precision = plan.precision
         self.variant_note = ""
         self._session = self._open(model_dir, options, self.precision)
@@ -103,6 +114,7 @@ class OnnxBackend:
         if self.provider != plan.providers[0]:
             # The plan's probe found this provider working; a later failure is not silent.
             log.warning("planned %s but the session runs on %s", plan.providers[0], self.provider)
+        session_mb = resident_mb()
         self.encoder = TextEncoder.for_artifact(model_dir, self.manifest)
         self.segmenter = Segmenter(
             model_dir / self.manifest.tokenizer,
@@ -116,6 +128,7 @@ class OnnxBackend:
         self._io_binding = self.provider == CUDA
         self._busy: BusyFlags | None = None
         self._lone: Any = None
+        tokenizer_mb = resident_mb()
         self._check_unverified_variant(model_dir, options, variant_tolerance)
         # A second session with every core, for batches that run while the other workers
         # are idle (a lone request). Its threads spin between operators: for a short text
@@ -123,8 +136,18 @@ class OnnxBackend:
         # and nobody else wants the cores then.
         self._busy = busy
         if busy is not None and plan.lone_request_threads > plan.intra_op_threads:
-            lone_options = _session_options(plan.lone_request_threads, spin_wait=True)
+            lone_options = functools.partial(
+                _session_options, plan.lone_request_threads, spin_wait=True
+            )
             self._lone = self._open(model_dir, lone_options, self.precision)
+        self.memory_mb = {
+            "python": started_mb,
+            "sessions": session_mb - started_mb + resident_mb() - tokenizer_mb,
+            "tokenizer": tokenizer_mb - session_mb,
+            "warm_up": 0.0,
+        }
+        """Resident MB by part (service/memory.py): before the sessions, the sessions, the
+        tokenizers, what the warm-up left."""
         log.info(
             "serving model %s on %s, variant %s",
             self.manifest.model_version,
@@ -132,7 +155,9 @@ class OnnxBackend:
             self.precision,
         )
 
-    def _check_unverified_variant(self, model_dir: Path, options: Any, tolerance: float) -> None:
+    def _check_unverified_variant(
+        self, model_dir: Path, options: Callable[[], Any], tolerance: float
+    ) -> None:
         """A variant not yet checked on this device (fp16 built without a GPU) is compared with
         fp32 on real texts before the server says it is ready; beyond `tolerance` (largest
         score difference) or on a different top label, fp32 serves instead."""
@@ -168,13 +193,25 @@ class OnnxBackend:
             rows.append(self.run(feed, np.ones_like(feed))[0])
         return np.stack(rows)
 
-    def _open(self, model_dir: Path, options: Any, precision: Precision) -> Any:
+    def _open(self, model_dir: Path, options: Callable[[], Any], precision: Precision) -> Any:
+        """A session on the variant's graph; `options` makes its (fresh) SessionOptions."""
         import onnxruntime as ort
 
         file = self.manifest.variant_for(self.plan.device, precision).file
+        sess_options = options()
+        if self.plan.device == "cpu":
+            # Embedding tables mapped from the file, shared by this worker's sessions and,
+            # through the page cache, by the other workers (service/backend/shared_tables.py).
+            path = model_dir / file
+            if path not in self._tables:
+                self._tables[path] = mapped_tables(path)
+            for name, value in self._tables[path]:
+                sess_options.add_initializer(name, value)
         try:
             session = ort.InferenceSession(
-                str(model_dir / file), sess_options=options, providers=list(self.plan.providers)
+                str(model_dir / file),
+                sess_options=sess_options,
+                providers=list(self.plan.providers),
             )
         except Exception as exc:  # onnxruntime raises several unrelated types for a bad graph
             raise ArtifactError(f"{model_dir / file}: ONNX Runtime cannot load it ({exc})") from exc
@@ -253,11 +290,12 @@ class OnnxBackend:
 
     def warm_up(self, lengths: Sequence[int], max_batch_size: int, max_batch_tokens: int) -> float:
         """Run every sequence-length bucket at batch 1 and at the largest batch it allows."""
-        started = time.perf_counter()
+        started, before_mb = time.perf_counter(), resident_mb()
         sessions = [self._session] if self._lone is None else [self._session, self._lone]
         for length in lengths:
             for size in sorted({1, max(1, min(max_batch_size, max_batch_tokens // length))}):
                 ids = np.full((size, length), self.encoder.pad_id, dtype=np.int64)
                 for session in sessions:
                     self._run_on(session, ids, np.ones_like(ids))
+        self.memory_mb["warm_up"] = resident_mb() - before_mb
         return time.perf_counter() - started

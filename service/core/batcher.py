@@ -15,6 +15,7 @@ import asyncio
 import itertools
 import logging
 import time
+from collections import deque
 from collections.abc import Sequence
 from concurrent.futures import Executor
 from typing import Protocol
@@ -26,6 +27,10 @@ from service.core.errors import InferenceFailed, NotReady, Overloaded, ServingEr
 from service.core.length_queue import LengthQueue, Pending, QueuedText
 
 log = logging.getLogger(__name__)
+
+ARRIVAL_HOLD_S = 1.0
+"""How long a request let in on arrival (`admit(0)`) counts as work on its way in: until it is
+submitted, or this long (a request refused for its body never comes back to say so)."""
 
 
 class RunBatch(Protocol):
@@ -88,6 +93,14 @@ class Batcher:
         self._candidate: Pending | None = None  # a request that may run alone, a turn from now
         self._stopping = False
         self._texts_per_s = 0.0  # moving average of the model's speed, for early shedding
+        # Requests let in on arrival whose texts are not queued yet (their bodies are still
+        # being read and parsed): when they arrived, oldest first. Without them a burst read
+        # in one loop turn all found the queue empty: 512 retrying connections queued 26,000
+        # texts (40 s of work) and every request after the storm was shed until it drained.
+        self._arriving: deque[float] = deque()
+        self._texts_per_request = 1.0  # moving average over requests let in on arrival
+        self._last_done = 0.0  # when the last batch's answers were handed back
+        self._backlogged = False  # texts were waiting then
 
     @property
     def healthy(self) -> bool:
@@ -118,11 +131,37 @@ class Batcher:
             self._task.cancel()
             await asyncio.gather(self._task, return_exceptions=True)
 
-    def expected_wait_s(self, extra_texts: int = 0) -> float:
-        """Queued texts (plus `extra_texts`) over the model's recent texts per second."""
+    def seed_speed(self, texts_per_s: float) -> None:
+        """The model's speed before any batch has run (timed at warm-up), so that a burst on a
+        fresh server is judged too."""
+        if self._texts_per_s <= 0 < texts_per_s:
+            self._texts_per_s = texts_per_s
+
+    def expected_wait_s(self, extra_texts: int = 0, *, arrived: bool = False) -> float:
+        """Queued texts (plus `extra_texts`, plus the requests let in on arrival and not yet
+        queued, at their usual size; `arrived`: but for the asking one) over the model's recent
+        texts per second."""
         if self._texts_per_s <= 0:
             return 0.0
-        return (self._queue.size + extra_texts) / self._texts_per_s
+        arriving = max(0, len(self._arriving) - arrived) * self._texts_per_request
+        return (self._queue.size + arriving + extra_texts) / self._texts_per_s
+
+    def _expire_arrivals(self) -> None:
+        horizon = time.monotonic() - ARRIVAL_HOLD_S
+        arriving = self._arriving
+        while arriving and arriving[0] < horizon:
+            arriving.popleft()
+
+    def arrival_refused(self) -> None:
+        """A request let in on arrival was refused once its size was known."""
+        if self._arriving:
+            self._arriving.popleft()
+
+    def _arrived(self, texts: int) -> None:
+        """A request let in on arrival is queued now: its texts count in the queue instead."""
+        if self._arriving:
+            self._arriving.popleft()
+        self._texts_per_request += 0.1 * (texts - self._texts_per_request)
 
     def admit(self, texts: int, *, arrival_admitted: bool = False) -> None:
         """Raise at once when a request of `texts` texts would be refused: cheap, so callers
@@ -144,15 +183,19 @@ class Batcher:
             raise Overloaded(
                 f"{self._queue.size} texts already queued (limit {limits.max_queue_texts}); retry shortly"
             )
-        ahead = self.expected_wait_s()
+        self._expire_arrivals()
+        ahead = self.expected_wait_s(arrived=arrival_admitted)
         if not arrival_admitted and limits.max_wait_ahead_s and ahead > limits.max_wait_ahead_s:
             self._observer.rejected("queue_wait")
             raise Overloaded(
                 f"about {ahead * 1000:.0f} ms of work is queued ahead, more than the "
                 f"{limits.max_wait_ahead_s * 1000:g} ms a request may wait; retry shortly"
             )
-        wait = self.expected_wait_s(texts)
-        if limits.max_queue_wait_s and wait > limits.max_queue_wait_s:
+        if texts == 0 and not arrival_admitted:
+            self._arriving.append(time.monotonic())  # let in on arrival, its body to come
+        wait = self.expected_wait_s(texts, arrived=arrival_admitted)
+        # With nothing ahead, shedding would spare nobody: the deadline judges the request.
+        if limits.max_queue_wait_s and ahead > 0 and wait > limits.max_queue_wait_s:
             self._observer.rejected("queue_wait")
             raise Overloaded(
                 f"about {wait:.0f} s of work is queued, more than the {limits.max_queue_wait_s:g} s "
@@ -163,6 +206,8 @@ class Batcher:
         self, token_ids: Sequence[Sequence[int]], *, arrival_admitted: bool = False
     ) -> Pending:
         """Queue one request's tokenized texts; raises at once when the server cannot take it."""
+        if arrival_admitted:
+            self._arrived(len(token_ids))
         self.admit(len(token_ids), arrival_admitted=arrival_admitted)
         loop = asyncio.get_running_loop()
         pending = Pending(loop.create_future(), len(token_ids), self._labels)
@@ -300,7 +345,14 @@ class Batcher:
     def _done(self, batch: list[QueuedText], ran: tuple[int, np.ndarray, float, float]) -> None:
         padded_tokens, probs, started, seconds = ran
         self._observer.batch_done(len(batch), padded_tokens, seconds)
-        rate = len(batch) / max(seconds, 1e-6)
+        # The speed that predicts a wait is the one the queue drains at, on the wall clock:
+        # when this batch waited for the one before, from that one's end to this one's, with
+        # the loop's own delays (under a storm of refusals the model alone ran ~2x faster
+        # than the queue drained, and requests let in for 2 s of work waited 4-5 s).
+        now = time.perf_counter()
+        span = now - (self._last_done if self._backlogged else started)
+        self._last_done, self._backlogged = now, self._queue.size > 0
+        rate = len(batch) / max(span, seconds, 1e-6)
         self._texts_per_s = rate if self._texts_per_s == 0 else 0.8 * self._texts_per_s + 0.2 * rate
         self._deliver(batch, probs, next(self._batch_ids), started, seconds)
 

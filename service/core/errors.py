@@ -37,3 +37,7 @@ class InferenceFailed(ServingError):
 
 class TextTooLong(ServingError):
     """A text is longer than the model takes and the policy is `error`."""
+
+
+class ClientGone(ServingError):
+    """The client closed its connection while its texts waited: they leave the queue."""

@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import Literal, Protocol
@@ -19,11 +19,18 @@ from typing import Literal, Protocol
 import numpy as np
 
 from service.backend.artifact import ArtifactError, Manifest
-from service.backend.plan import ExecutionPlan
+from service.backend.plan import BatchLimits, ExecutionPlan
 from service.backend.segmenter import Item, Policy, Segmented
 from service.core.batcher import Batcher, BatchObserver
-from service.core.errors import DeadlineExceeded, NotReady, TextTooLong
+from service.core.errors import (
+    ClientGone,
+    DeadlineExceeded,
+    NotReady,
+    ServingError,
+    TextTooLong,
+)
 from service.core.length_queue import bucket_lengths
+from service.core.retry_hold import RetryHold
 
 log = logging.getLogger(__name__)
 
@@ -71,6 +78,8 @@ class PredictorObserver(BatchObserver, Protocol):
     def queued(self, seconds: float) -> None: ...
     def model_loaded(self, manifest: Manifest, provider: str, precision: str) -> None: ...
     def readiness(self, ready: bool) -> None: ...
+    def memory(self, parts_mb: Mapping[str, float]) -> None:
+        """Where this worker's resident memory went while loading (service/memory.py)."""
 
 
 class Readiness(Protocol):
@@ -112,6 +121,47 @@ def aggregate(scores: np.ndarray, windows: Sequence[int], multi_label: bool) -> 
     return (sums / np.asarray(windows, dtype=np.float32)[:, None]).astype(np.float32)
 
 
+def _speed(model: Model, limits: BatchLimits, length: int = 16) -> float:
+    """Texts per second through the model in full batches of short texts: where the shedding
+    estimate starts before any request has run."""
+    size = max(1, min(limits.max_batch_size, limits.max_batch_tokens // length))
+    ids = np.full((size, length), model.pad_id, dtype=np.int64)
+    started = time.perf_counter()
+    for _ in range(3):
+        model.run(ids, np.ones_like(ids))
+    return 3 * size / max(time.perf_counter() - started, 1e-6)
+
+
+WATCH_AFTER_S = 0.25
+"""A request expected to wait longer than this in the queue is watched for its client leaving."""
+
+
+async def _unless_gone(
+    future: asyncio.Future[np.ndarray],
+    deadline: float,
+    gone: Callable[[], Awaitable[object]] | None,
+    batcher: Batcher,
+) -> np.ndarray:
+    """The future's result by `deadline` (else TimeoutError); ClientGone, with the future
+    cancelled so its texts leave the queue, when `gone` returns first. A retry storm's clients
+    left behind up to a queue's worth of work that ran for nobody after the storm. Only a
+    request that will wait is watched: the watcher costs a task."""
+    timeout = deadline - time.perf_counter()
+    if gone is None or batcher.expected_wait_s() < WATCH_AFTER_S:
+        return await asyncio.wait_for(future, timeout)
+    watcher = asyncio.ensure_future(gone())
+    try:
+        await asyncio.wait((future, watcher), timeout=timeout, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        watcher.cancel()
+    if future.done():
+        return future.result()
+    future.cancel()
+    if watcher.done() and not watcher.cancelled():
+        raise ClientGone("the client closed its connection while its texts waited")
+    raise TimeoutError
+
+
 class Predictor:
     def __init__(
         self,
@@ -136,6 +186,8 @@ class Predictor:
         self._request_timeout_s = request_timeout_s
         self._drain_timeout_s = drain_timeout_s
         self._board = readiness
+        self.retry_hold = RetryHold()
+        """Refusals of clients that retry before Retry-After, held (service/core/retry_hold.py)."""
         self._inference = ThreadPoolExecutor(1, thread_name_prefix="inference")
         self._tokenizers = ThreadPoolExecutor(
             min(4, plan.usable_cores), thread_name_prefix="tokenize"
@@ -183,6 +235,7 @@ class Predictor:
                 limits.max_batch_size,
                 limits.max_batch_tokens,
             )
+            speed = await loop.run_in_executor(self._inference, _speed, model, limits)
         except ArtifactError as exc:
             self.status, self.error = "failed", str(exc)
             log.error("cannot serve the artifact: %s", exc)
@@ -200,11 +253,13 @@ class Predictor:
             pad_id=model.pad_id,
             observer=self._observer,
         )
+        self.batcher.seed_speed(speed)
         self.batcher.start()
         self._model = model
         if self.status == "loading":
             self.status = "ready"
         self._observer.model_loaded(model.manifest, model.provider, model.precision)
+        self._observer.memory(getattr(model, "memory_mb", {}))
         self._observer.readiness(True)
         if self._board is not None:
             self._board.post_ready()
@@ -222,10 +277,12 @@ class Predictor:
         truncation: Policy | None = None,
         *,
         arrival_admitted: bool = False,
+        gone: Callable[[], Awaitable[object]] | None = None,
     ) -> Predictions:
         """Tokenize under the long-text policy (the request's, else the server's), queue every
         window, wait for the scores until `deadline` (perf_counter), one row per text.
-        `arrival_admitted`: `admit()` let the request in when it arrived (Batcher.admit)."""
+        `arrival_admitted`: `admit()` let the request in when it arrived (Batcher.admit).
+        `gone`: returns when the client has closed its connection (then ClientGone)."""
         model, batcher = self._model, self.batcher
         # While draining, /ping is 503 but requests already on their way in are still served:
         # uvicorn has stopped accepting connections and reads no new request on open ones.
@@ -233,7 +290,12 @@ class Predictor:
             self._observer.rejected("not_ready")
             raise NotReady(self.not_ready_reason())
         # Before tokenizing what would be refused.
-        batcher.admit(len(texts), arrival_admitted=arrival_admitted)
+        try:
+            batcher.admit(len(texts), arrival_admitted=arrival_admitted)
+        except ServingError:
+            if arrival_admitted:
+                batcher.arrival_refused()
+            raise
         policy = truncation or self.truncation or model.manifest.truncation_side
         started = time.perf_counter()
         if sum(map(len, texts)) <= INLINE_TOKENIZE_CHARS:
@@ -258,7 +320,7 @@ class Predictor:
         token_ids = [ids for text in segmented for ids in text.windows]
         pending = batcher.submit(token_ids, arrival_admitted=arrival_admitted)
         try:
-            scores = await asyncio.wait_for(pending.future, deadline - time.perf_counter())
+            scores = await _unless_gone(pending.future, deadline, gone, batcher)
         except TimeoutError:
             self._observer.rejected("deadline")
             raise DeadlineExceeded(

@@ -99,9 +99,11 @@ def test_a_batch_runs_on_every_core_only_when_the_others_are_idle(
     used: list[object] = []
     run_on = backend._run_on
 
-    def spy(session: object, ids: np.ndarray, mask: np.ndarray) -> np.ndarray:
+    def spy(
+        session: object, ids: np.ndarray, mask: np.ndarray, types: np.ndarray | None = None
+    ) -> np.ndarray:
         used.append(session)
-        return run_on(session, ids, mask)
+        return run_on(session, ids, mask, types)
 
     backend._run_on = spy  # type: ignore[method-assign,assignment]
     ids = np.array([[2, 100, 3]], dtype=np.int64)
