@@ -57,6 +57,8 @@ def install() -> list[tuple[type, str, Any]]:
         ),
     ]
     describe, listing = saved[0][2], saved[1][2]
+    # None while moto has no ListPipelineExecutionSteps of its own (5.2); kept if it gains one.
+    native_steps = SageMakerResponse.__dict__.get("list_pipeline_execution_steps")
 
     def list_pipeline_executions(self: Any, pipeline_name: str) -> dict[str, Any]:
         listed = listing(self, pipeline_name)
@@ -88,7 +90,7 @@ def install() -> list[tuple[type, str, Any]]:
     SageMakerModelBackend.describe_pipeline_execution = describe_pipeline_execution  # type: ignore[method-assign]
     SageMakerModelBackend.list_pipeline_executions = list_pipeline_executions  # type: ignore[method-assign]
     SageMakerResponse.list_pipeline_execution_steps = list_pipeline_execution_steps  # type: ignore[attr-defined]
-    return [*saved, (SageMakerResponse, "list_pipeline_execution_steps", None)]
+    return [*saved, (SageMakerResponse, "list_pipeline_execution_steps", native_steps)]
 
 
 def uninstall(saved: list[tuple[type, str, Any]]) -> None:
