@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any
 
 import httpx
 import numpy as np
@@ -66,6 +67,8 @@ def cross_encoder() -> tuple[Path, Path]:
     BertForSequenceClassification(config).save_pretrained(checkpoint)  # type: ignore[no-untyped-call]
     tokenizer = load_tokenizer(DEFAULT_BASE)
     tokenizer.model_max_length = 512
+    # A BERT cross-encoder's tokenizer gives token type ids (the default base's does not).
+    tokenizer.model_input_names = ["input_ids", "token_type_ids", "attention_mask"]
     tokenizer.save_pretrained(checkpoint)
     args = ["export", "--model", str(checkpoint), "--output", str(artifact), "--pairs"]
     if training_cli([*args, "--fp16", "off", "--cpu-variant", "fp32"]) != 0:
@@ -81,13 +84,19 @@ def documents(count: int) -> list[str]:
     ]
 
 
-def timed(work: Callable[[], list[float]], rounds: int) -> tuple[float, list[float]]:
-    times, scores = [], []
-    for _ in range(rounds):
-        started = time.perf_counter()
-        scores = work()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times), scores
+def timed(
+    methods: list[tuple[str, Callable[[], list[float]]]], rounds: int
+) -> list[tuple[str, float, list[float]]]:
+    """Median seconds per method; rounds interleave the methods, each round starting with the
+    next one, so a slow spell on a shared machine falls on all of them alike."""
+    times: dict[str, list[float]] = {name: [] for name, _ in methods}
+    scores: dict[str, list[float]] = {}
+    for round_ in range(rounds):
+        for name, work in methods[round_ % len(methods) :] + methods[: round_ % len(methods)]:
+            started = time.perf_counter()
+            scores[name] = work()
+            times[name].append(time.perf_counter() - started)
+    return [(name, statistics.median(times[name]), scores[name]) for name, _ in methods]
 
 
 def main() -> int:
@@ -97,8 +106,13 @@ def main() -> int:
     args = parser.parse_args()
     checkpoint, artifact = cross_encoder()
     docs = documents(args.documents)
+    from transformers import AutoModelForSequenceClassification, AutoTokenizer
+
+    torch_model = (
+        AutoModelForSequenceClassification.from_pretrained(str(checkpoint)).eval(),
+        AutoTokenizer.from_pretrained(str(checkpoint)),  # type: ignore[no-untyped-call]
+    )
     env = {"SERVE_WORKERS": "1", "SERVE_DEVICE": "cpu", "SERVE_PRECISION": "fp32"}
-    rows: list[tuple[str, float, list[float]]] = []
     with (
         local_server(artifact, env=env, ready_timeout=300) as url,
         httpx.Client(base_url=url, timeout=300) as client,
@@ -122,15 +136,15 @@ def main() -> int:
                 return list(pool.map(one_pair, docs))
 
         rerank()  # warm the connection and the shapes
-        for name, work in (
-            ("/rerank, one request", rerank),
-            ("/invocations, 1,000 pairs in one request", invocations_whole),
-            ("/invocations, one pair per request (8 threads)", invocations_one_by_one),
-        ):
-            seconds, scores = timed(work, args.rounds)
-            rows.append((name, seconds, scores))
-    seconds, scores = timed(lambda: in_process(checkpoint, docs), args.rounds)
-    rows.append(("in-process transformers, batches of 32", seconds, scores))
+        rows = timed(
+            [
+                ("/rerank, one request", rerank),
+                ("/invocations, all pairs in one request", invocations_whole),
+                ("/invocations, one pair per request (8 threads)", invocations_one_by_one),
+                ("in-process transformers, batches of 32", lambda: in_process(*torch_model, docs)),
+            ],
+            args.rounds,
+        )
     reference = np.asarray(rows[0][2])
     print(f"\nRerank: 1 query x {len(docs)} documents, cross-encoder 6x384 (fp32), this machine")
     print(f"{'method':<50} {'seconds':>8} {'docs/s':>8} {'same order':>11}")
@@ -140,12 +154,10 @@ def main() -> int:
     return 0
 
 
-def in_process(checkpoint: Path, docs: list[str]) -> list[float]:
+def in_process(model: Any, tokenizer: Any, docs: list[str]) -> list[float]:
+    """Score and sort with transformers and PyTorch (the model loaded beforehand)."""
     import torch
-    from transformers import AutoModelForSequenceClassification, AutoTokenizer
 
-    tokenizer = AutoTokenizer.from_pretrained(str(checkpoint))  # type: ignore[no-untyped-call]
-    model = AutoModelForSequenceClassification.from_pretrained(str(checkpoint)).eval()
     scores: list[float] = []
     with torch.inference_mode():
         for i in range(0, len(docs), 32):
