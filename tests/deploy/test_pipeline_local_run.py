@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from deploy_helpers import BUCKET, IMAGE, REGION, Cloud
+from deploy_helpers import BUCKET, IMAGE, REGION, Cloud, deploy_args, run_cli
 
 from deploy.aws import Aws
 from deploy.pipeline.containers import Container
@@ -118,6 +118,14 @@ def test_a_run_that_holds_the_gate_registers_a_package_with_the_evaluation(
     model_uri = package["InferenceSpecification"]["Containers"][0]["ModelDataUrl"]
     assert model_uri == execution.properties["Train"]["ModelArtifacts"]["S3ModelArtifacts"]
     assert model_uri.endswith("/output/model.tar.gz")
+    # From here the CLI takes over as for any registered package: approve, deploy.
+    assert run_cli("approve", "headline-topics").exit_code == 0
+    deployed = run_cli(*deploy_args("--package", "headline-topics"))
+    assert deployed.exit_code == 0, deployed.output
+    endpoint = sagemaker.describe_endpoint(EndpointName="headline")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=endpoint["EndpointConfigName"])
+    model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    assert model["PrimaryContainer"]["ModelPackageName"] == arn
 
 
 def test_a_missed_threshold_ends_at_the_fail_step_and_registers_nothing(
