@@ -40,6 +40,7 @@ from load_client import WARM_UP_S, LoadError, LoadPoint, WrkClient, find_wrk, wr
 from naive_server import naive_server
 from server_cpu import tree_cpu_seconds
 from sorted_ceiling import SortedRun, sorted_ceiling
+from storm_section import print_storm, storm_section
 
 from loadtests.local_server import ServerError
 
@@ -114,6 +115,7 @@ def main() -> None:
                 file=sys.stderr,
             )
         overloaded: dict[str, Any] = {}
+        stormed: dict[str, Any] = {}
         bert: dict[str, Any] = {}
         floor: dict[str, Any] = {}
         try:
@@ -121,6 +123,10 @@ def main() -> None:
                 ours = run_points("serve", server.url, client, args, ceiling, server.process.pid)
                 if args.overload:
                     overloaded = overload(server, texts, client, args.duration, Path(tmp))
+                if args.storm:
+                    stormed = storm_section(
+                        server, model_dir, texts, client, args.duration, Path(tmp)
+                    )
             if 1 in args.concurrency:
                 floor = floor_point(model_dir, ceiling, client, args.duration, Path(tmp))
             naive: list[dict[str, Any]] = []
@@ -144,6 +150,8 @@ def main() -> None:
     print_table(best, ceiling, top, knobs, ours, naive, floor)
     if overloaded:
         print_overload(overloaded)
+    if stormed:
+        print_storm(stormed)
     if bert:
         print_bert_base(bert)
     if args.json:
@@ -155,6 +163,7 @@ def main() -> None:
             "serve": ours,
             "naive": naive,
             "overload": overloaded,
+            "storm": stormed,
             "floor": floor,
             "bert_base": bert,
         }
@@ -279,6 +288,12 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--no-naive", dest="naive", action="store_false")
     parser.add_argument(
         "--no-overload", dest="overload", action="store_false", help="skip the 3x overload point"
+    )
+    parser.add_argument(
+        "--no-storm",
+        dest="storm",
+        action="store_false",
+        help="skip the retry storm (ours and naive ONNX Runtime) and the memory it measures",
     )
     parser.add_argument(
         "--no-bert-base",

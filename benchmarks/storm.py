@@ -7,8 +7,11 @@ from __future__ import annotations
 import json
 import subprocess
 import tempfile
+import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from load_client import LoadError
 
@@ -37,15 +40,27 @@ class StormPoint:
 
 
 def storm(
-    wrk: str, url: str, bodies: Path, texts_per_request: int, seconds: int, timeout_s: int = 30
-) -> StormPoint:
-    """One storm of `seconds` against `url`/invocations, with the JSON bodies in `bodies`."""
+    wrk: str,
+    url: str,
+    bodies: Path,
+    texts_per_request: int,
+    seconds: int,
+    timeout_s: int = 30,
+    midway: Callable[[], Any] | None = None,
+) -> tuple[StormPoint, Any]:
+    """One storm of `seconds` against `url`/invocations, with the JSON bodies in `bodies`;
+    `midway` is called half-way through (what it returns comes back beside the point)."""
     command = [
         wrk, "-t1", f"-c{STORM_CONNECTIONS}", f"-d{seconds}s", f"--timeout={timeout_s}s",
         "-s", str(STORM_SCRIPT), f"{url}/invocations", "--", str(bodies),
     ]  # fmt: skip
+    seen = None
     with tempfile.TemporaryFile("w+") as out:
-        process = subprocess.run(command, stdout=out, stderr=subprocess.STDOUT, text=True)
+        process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT, text=True)
+        if midway is not None:
+            time.sleep(seconds / 2)
+            seen = midway()
+        process.wait()
         out.seek(0)
         output = out.read()
     lines = [line for line in output.splitlines() if line.startswith("{")]
@@ -54,7 +69,7 @@ def storm(
         raise LoadError(f"wrk (storm) exited with {process.returncode}: {tail or 'no output'}")
     figures = json.loads(lines[-1])
     duration = float(figures["duration_s"]) or 1.0
-    return StormPoint(
+    point = StormPoint(
         connections=STORM_CONNECTIONS,
         seconds=duration,
         requests=int(figures["requests"]),
@@ -69,3 +84,4 @@ def storm(
         goodput_texts_s=int(figures["ok"]) * texts_per_request / duration,
         answers_per_s=int(figures["requests"]) / duration,
     )
+    return point, seen

@@ -1,10 +1,11 @@
 """Compute requirements of one inference-component copy, from measured figures.
 
 A copy is one serving container with one worker per reserved core. What a worker needs was
-measured on the server (service/backend/plan.py, docs/serving.md): about 120 MB plus 3x the
-size of the ONNX graph it serves on CPU (190 MB for the default 23 MB int8 graph after warm-up
-up to 512 tokens), and the parent process about 120 MB. The server plans its workers within 80%
-of the memory it is given; the copy reserves enough that `cores` workers fit in that share.
+measured on the server under load by `make bench-serve` (service/backend/plan.py,
+docs/serving.md): about 115 MB plus 1.7x the size of the ONNX graph it serves on CPU (211 MB
+resident for the default 59 MB int8 graph, 264 MB for its 91 MB fp32 graph), and the parent
+process with its helper about 75 MB. The server plans its workers within 80% of the memory it is
+given; the copy reserves enough that `cores` workers fit in that share.
 
 The figures are restated here (deploy does not install the server's dependencies);
 tests/deploy/test_deploy_hosting_components.py checks they equal the server's.
@@ -19,9 +20,9 @@ from pathlib import Path
 from deploy.errors import ConfigError
 from service.backend.artifact import MANIFEST_NAME, ArtifactError, Manifest, load_manifest
 
-WORKER_BASE_MB = 120.0
-WORKER_PER_MODEL_MB = 3.0
-PARENT_MB = 120.0
+WORKER_BASE_MB = 115.0
+WORKER_PER_MODEL_MB = 1.7
+PARENT_MB = 75.0
 MEMORY_SHARE = 0.8
 STEP_MB = 128  # reserve in round steps: the figures are measurements, not exact bounds
 

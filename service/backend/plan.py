@@ -23,11 +23,14 @@ log = logging.getLogger(__name__)
 MAX_AUTO_WORKERS = 64
 """The most processes `workers=0` starts: a 96-vCPU instance gets 64, one ONNX Runtime thread each."""
 
-# A worker's memory, measured (docs/serving.md): 190 MB resident for a 23 MB int8 graph after
-# warm-up up to 512 tokens, about 120 MB plus 3x the graph's size; the parent about 100 MB.
-WORKER_BASE_MB = 120.0
-WORKER_PER_MODEL_MB = 3.0
-PARENT_MB = 120.0
+# A worker's memory, measured under load by `make bench-serve` (docs/serving.md, memory): 211 MB
+# resident for the default 59 MB int8 graph, 264 MB for its 91 MB fp32 graph, each with its
+# lone-request session; about 115 MB plus 1.7x the graph's size. Resident counts the embedding
+# pages each worker maps from the shared file, so this is on the safe side. The parent plans in
+# a short-lived process and then holds about 60 MB, with multiprocessing's helper 75 MB.
+WORKER_BASE_MB = 115.0
+WORKER_PER_MODEL_MB = 1.7
+PARENT_MB = 75.0
 MEMORY_SHARE = 0.8
 """Of the container's memory, what the workers may plan to use; the rest is headroom for
 request bodies and the tokenizer."""

@@ -157,14 +157,14 @@ def _find_tables(model_file: Path, min_bytes: int) -> list[Table]:
     return [t for t in candidates if t.name in gathered and t.name not in other_uses]
 
 
-def mapped_tables(model_file: Path) -> list[tuple[str, Any]]:
+def mapped_tables(model_file: Path, min_bytes: int = MIN_TABLE_BYTES) -> list[tuple[str, Any]]:
     """(name, OrtValue) for each embedding table of `model_file`, memory-mapped read-only; the
     caller adds them to every session's options (`add_initializer`) and keeps this list alive
     as long as the sessions."""
     import onnxruntime as ort
 
     values = []
-    for table in find_tables(model_file):
+    for table in find_tables(model_file, min_bytes):
         array = np.memmap(model_file, table.dtype, "r", table.offset, table.shape)
         values.append((table.name, ort.OrtValue.ortvalue_from_numpy(array)))
     return values

@@ -64,8 +64,25 @@ def test_bench_serve_prints_a_table_with_no_errors(tiny_artifact: Path, tmp_path
     assert any(line.startswith("in-process sorted-batch ceiling:") for line in lines)
     assert "vs sorted ceiling" in rows[0] and "CPU ms/req" in rows[0]
     assert any(line.startswith("overload (64-text requests)") for line in lines)
+    # The retry storm, ours beside naive ONNX Runtime, the open loop after it, and memory.
+    assert any(line.startswith("retry storm (64-text requests): 512 connections") for line in lines)
+    assert any(line.startswith("| ours | ") for line in lines)
+    assert any(line.startswith("| naive ONNX Runtime | ") for line in lines)
+    assert any(line.startswith("open loop at 3x right after the storm") for line in lines)
+    assert any(line.startswith("resident memory half-way through the storm") for line in lines)
+    workers = [line for line in lines if line.startswith("| worker ")]
+    assert workers, result.stdout  # the server runs its default workers (one per core)
 
     data = json.loads(figures.read_text())
+    stormed = data["storm"]
+    assert stormed["alive"] and stormed["storm"]["connections"] == 512
+    assert stormed["storm"]["ok"] > 0 and stormed["naive"]["storm"]["ok"] > 0
+    assert stormed["storm"]["shed_retry_after"] == stormed["storm"]["shed"]
+    assert stormed["naive"]["storm"]["shed"] == 0  # it never sheds
+    memory = stormed["memory"]
+    assert memory["total_pss_mb"] > 0 and memory["total_rss_mb"] >= memory["total_pss_mb"]
+    loaded = [p for p in memory["processes"] if p["role"] == "worker"]
+    assert loaded and all(p["parts_mb"]["sessions"] > 0 for p in loaded), memory
     assert data["server_env"]["SERVE_INTRA_OP_THREADS"] == "1"
     assert [row["concurrency"] for row in data["serve"]] == [1, 8]
     for row in data["serve"]:

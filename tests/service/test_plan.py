@@ -97,8 +97,9 @@ def test_memory_caps_automatic_workers_as_on_a_serverless_endpoint() -> None:
 
     small = HostProbe(usable_cores=6, providers=(CPU,), memory_mb=1024)
     plan = decide_plan(Settings(), small, _manifest(), model_mb=23.0)
-    assert plan.workers == workers_for_memory(1024, 23.0) == 3
-    assert "fit in 1024 MB" in plan.note and plan.intra_op_threads == 2
+    # (1024 x 0.8 - 75) // (115 + 1.7 x 23): 4 of the 6 cores
+    assert plan.workers == workers_for_memory(1024, 23.0) == 4
+    assert "fit in 1024 MB" in plan.note and plan.intra_op_threads == 1  # 6 cores // 4
     roomy = HostProbe(usable_cores=6, providers=(CPU,), memory_mb=6144)
     assert decide_plan(Settings(), roomy, _manifest(), model_mb=23.0).workers == 6
     assert decide_plan(Settings(workers=5), small, _manifest(), model_mb=23.0).workers == 5

@@ -201,8 +201,8 @@ def test_serverless_memory_from_the_environment_sizes_the_workers(
 ) -> None:
     """SageMaker-style start with a small memory budget: one worker, however many cores."""
     with serve_process(
-        tiny_artifact, tmp_path, sagemaker_style=True, SERVE_MEMORY_MB="400"
+        tiny_artifact, tmp_path, sagemaker_style=True, SERVE_MEMORY_MB="300"
     ) as server:
         server.wait_for_ping()
         assert httpx.post(f"{server.url}/invocations", json={"inputs": "hi"}).status_code == 200
-        assert "1 worker(s)" in server.output() and "fit in 400 MB" in server.output()
+        assert "1 worker(s)" in server.output() and "fit in 300 MB" in server.output()
