@@ -28,6 +28,7 @@ from deploy.aws import Aws
 from deploy.config import split_s3_uri
 from deploy.errors import DeployError
 from deploy.hosting_modes import ASYNC_MAX_SECONDS
+from deploy.storage import ABSENT
 from deploy.waiting import Poll
 
 
@@ -88,7 +89,7 @@ def _exists(aws: Aws, uri: str) -> bool:
     try:
         aws.s3.head_object(Bucket=bucket, Key=key)
     except ClientError as exc:
-        if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+        if exc.response.get("Error", {}).get("Code") in ABSENT:  # 403 too: see ABSENT
             return False
         raise
     return True

@@ -19,6 +19,7 @@ from botocore.exceptions import ClientError
 
 from deploy import promql
 from deploy.aws import Aws
+from deploy.hosting_modes import mode_of
 
 SAGEMAKER_NAMESPACE = "AWS/SageMaker"  # Invocations, errors, ModelLatency: always published
 INSTANCE_NAMESPACE = "/aws/sagemaker/Endpoints"  # CPU and memory per variant
@@ -167,11 +168,22 @@ def dashboard_body(
     return {"widgets": widgets}
 
 
-def put_dashboard(aws: Aws, endpoint: str, variants: list[str], mode: str = "real-time") -> str:
+def put_dashboard(aws: Aws, endpoint: str, variants: list[str], mode: str | None = None) -> str:
+    """Make or replace the dashboard; `mode`: the endpoint's hosting mode, read when not given
+    (what SageMaker publishes depends on it)."""
     name = dashboard_name(endpoint)
+    mode = mode or _hosting_mode(aws, endpoint)
     body = dashboard_body(endpoint, variants, aws.region, mode)
     aws.cloudwatch.put_dashboard(DashboardName=name, DashboardBody=json.dumps(body))
     return name
+
+
+def _hosting_mode(aws: Aws, endpoint: str) -> str:
+    try:
+        config = aws.sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+    except ClientError:
+        return "real-time"  # not created yet
+    return mode_of(aws.sagemaker.describe_endpoint_config(EndpointConfigName=config))
 
 
 def existing_dashboards(aws: Aws, endpoint: str) -> list[str]:

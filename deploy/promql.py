@@ -36,17 +36,17 @@ class Labels:
     variant: str = VARIANT_LABEL
     quoted: bool = True  # Prometheus 3 / CloudWatch syntax
 
-    def selector(self, metric: str, endpoint: str, variant: str, extra: str = "") -> str:
+    def selector(self, metric: str, endpoint: str, variant: str) -> str:
         """The series of `metric` from one variant of one endpoint."""
         matchers = [(self.endpoint, endpoint), (self.variant, variant)]
         if self.quoted:
             inner = ", ".join([f'"{metric}"'] + [f'"{k}"="{_escape(v)}"' for k, v in matchers])
-            return "{" + inner + (f", {extra}" if extra else "") + "}"
+            return "{" + inner + "}"
         for name in (self.endpoint, self.variant):
             if not _LEGACY_NAME.match(name):
                 raise ValueError(f"label {name!r} needs the quoted (Prometheus 3) syntax")
         inner = ", ".join(f'{k}="{_escape(v)}"' for k, v in matchers)
-        return f"{metric}{{{inner}{f', {extra}' if extra else ''}}}"
+        return f"{metric}{{{inner}}}"
 
 
 SAGEMAKER = Labels()

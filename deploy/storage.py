@@ -23,6 +23,10 @@ from deploy.errors import DeployError
 from service.backend.artifact import sha256_file
 
 PART_SIZE = 16 * 1024 * 1024
+# HeadObject of a missing key answers 403, not 404, to a caller without s3:ListBucket on the
+# bucket (S3 API: HeadObject); ours is granted only under a prefix (`s3:prefix` condition),
+# which a HEAD request does not carry. A real denial still fails on the read or write after.
+ABSENT = frozenset({"404", "NoSuchKey", "NotFound", "403", "Forbidden", "AccessDenied"})
 Progress = Callable[[int], None]
 
 
@@ -86,10 +90,11 @@ class Uploader:
         self.transfer = TransferConfig(multipart_threshold=PART_SIZE, multipart_chunksize=PART_SIZE)
 
     def _existing_sha256(self, key: str) -> str | None:
+        """The stored checksum, or None when the key is absent (404, or 403: see ABSENT)."""
         try:
             head = self.aws.s3.head_object(Bucket=self.bucket, Key=key)
         except ClientError as exc:
-            if exc.response.get("Error", {}).get("Code") in {"404", "NoSuchKey", "NotFound"}:
+            if exc.response.get("Error", {}).get("Code") in ABSENT:
                 return None
             raise
         return str(head.get("Metadata", {}).get("sha256", ""))

@@ -96,8 +96,11 @@ def _fetch(aws: Aws, queries: list[dict[str, Any]], window: Window) -> dict[str,
 
 
 def variant_numbers(
-    aws: Aws, endpoint: str, variants: list[str], window: Window
+    aws: Aws, endpoint: str, variants: list[str], window: Window, mode: str = "real-time"
 ) -> dict[str, VariantNumbers]:
+    """An asynchronous endpoint publishes no Invocations ("Monitoring asynchronous endpoints"):
+    its count stays 0 and its error share unknown."""
+    asked = {k: v for k, v in _QUERIES.items() if not (mode == "async" and k == "inv")}
     queries = [
         _stat(
             f"v{index}_{key}",
@@ -108,7 +111,7 @@ def variant_numbers(
             window,
         )
         for index, variant in enumerate(variants)
-        for key, (metric, stat) in _QUERIES.items()
+        for key, (metric, stat) in asked.items()
     ]
     values = _fetch(aws, queries, window)
 

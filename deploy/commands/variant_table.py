@@ -8,6 +8,7 @@ from botocore.exceptions import ClientError
 from rich.table import Table
 
 from deploy.aws import Aws
+from deploy.hosting_modes import mode_of
 from deploy.variant_metrics import VariantNumbers, Window, variant_numbers
 from deploy.variants import Layout, shares
 
@@ -23,11 +24,11 @@ def _fleet(variant: dict[str, Any], live: dict[str, Any]) -> str:
 
 
 def _numbers(
-    aws: Aws, endpoint: str, names: list[str], window: Window
+    aws: Aws, endpoint: str, names: list[str], window: Window, mode: str
 ) -> dict[str, VariantNumbers] | None:
     """None when the caller may not read CloudWatch metrics."""
     try:
-        return variant_numbers(aws, endpoint, names, window)
+        return variant_numbers(aws, endpoint, names, window, mode)
     except ClientError as exc:
         if exc.response.get("Error", {}).get("Code") in DENIED:
             return None
@@ -38,7 +39,7 @@ def variants_table(aws: Aws, layout: Layout, minutes: int) -> Table:
     endpoint = str(layout.endpoint["EndpointName"])
     rows = [(v, "production") for v in layout.production] + [(v, "shadow") for v in layout.shadows]
     names = [v["VariantName"] for v, _ in rows]
-    numbers = _numbers(aws, endpoint, names, Window.last(minutes))
+    numbers = _numbers(aws, endpoint, names, Window.last(minutes), mode_of(layout.config))
     weights = {
         v["VariantName"]: float(layout.live(v["VariantName"]).get("CurrentWeight", 0.0))
         for v in layout.production

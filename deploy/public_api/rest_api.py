@@ -3,6 +3,7 @@ integration (`--no-lambda`). Regional endpoint, one stage, stage-wide throttling
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from typing import Any
 
@@ -17,11 +18,15 @@ ALLOWED_HEADERS = (
 )
 ORIGIN_HEADER = "method.response.header.Access-Control-Allow-Origin"
 COMPONENT_HEADER = "integration.request.header.X-Amzn-SageMaker-Inference-Component"
-# API Gateway's own answers (missing key, throttled, timed out) in our error shape.
+# API Gateway's own answers (missing key, throttled, timed out) in our error shape; the message
+# as a JSON string: `$context.error.messageString` is API Gateway's quoted, escaped message.
 GATEWAY_RESPONSES = {
-    "DEFAULT_4XX": ("gateway_error", "$context.error.message"),
-    "DEFAULT_5XX": ("gateway_error", "$context.error.message"),
-    "INTEGRATION_TIMEOUT": ("timeout", "the model did not answer within the integration timeout"),
+    "DEFAULT_4XX": ("gateway_error", "$context.error.messageString"),
+    "DEFAULT_5XX": ("gateway_error", "$context.error.messageString"),
+    "INTEGRATION_TIMEOUT": (
+        "timeout",
+        json.dumps("the model did not answer within the integration timeout"),
+    ),
 }
 
 
@@ -258,11 +263,16 @@ def _preflight(
 
 def _gateway_responses(clients: PublicClients, spec: ExposeSpec, api_id: str) -> None:
     static = templates.static_origin(spec.cors_origins)
-    headers = {"gatewayresponse.header.Access-Control-Allow-Origin": static} if static else {}
+    origin = "gatewayresponse.header.Access-Control-Allow-Origin"
+    # Several origins: a gateway response cannot test the Origin against the list, so it echoes
+    # it (these answers carry an error message only); one origin or *: that value.
+    if static:
+        headers = {origin: static}
+    else:
+        headers = {origin: "method.request.header.Origin"} if spec.cors_origins else {}
     for response_type, (kind, message) in GATEWAY_RESPONSES.items():
         body = (
-            '{"error": "' + message + '", "type": "' + kind + '", '
-            '"request_id": "$context.requestId"}'
+            '{"error": ' + message + ', "type": "' + kind + '", "request_id": "$context.requestId"}'
         )
         clients.rest.put_gateway_response(
             restApiId=api_id,

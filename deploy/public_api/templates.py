@@ -10,12 +10,14 @@ import json
 
 from deploy.public_api.spec import ExposeSpec
 
-# The public JSON into the server's contract, as the Lambda handler does it.
+# The public JSON into the server's contract, as the Lambda handler does it. `$input.json` of
+# a field that is not there is `""` (an empty JSON string, quotes included), or "" or "null"
+# as some write it: all three mean absent.
 DIRECT_REQUEST = """\
 #set($texts = $input.json('$.texts'))
-#if($texts == "" || $texts == "null")#set($texts = "[$input.json('$.text')]")#end
+#if($texts == "" || $texts == '""' || $texts == "null")#set($texts = "[$input.json('$.text')]")#end
 #set($topk = $input.json('$.top_k'))
-{"inputs": $texts#if($topk != "" && $topk != "null"), "parameters": {"top_k": $topk}#end}"""
+{"inputs": $texts#if($topk != "" && $topk != '""' && $topk != "null"), "parameters": {"top_k": $topk}#end}"""
 
 DIRECT_SUCCESS = '{"predictions": $input.body, "request_id": "$context.requestId"}'
 

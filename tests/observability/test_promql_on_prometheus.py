@@ -284,3 +284,18 @@ def test_promtool_validates_the_compose_configuration_and_rules() -> None:
     )
     assert checked.returncode == 0, checked.stdout + checked.stderr
     assert "1 rule files found" in checked.stdout + checked.stderr
+
+
+def test_selectors_are_written_as_cloudwatch_reads_them() -> None:
+    """CloudWatch "PromQL querying": Prometheus 3 syntax, the metric name and dotted label
+    names quoted inside the braces; values escaped. legacy() gives exactly the unquoted
+    rendering, so what runs on Prometheus 2 above is the generated expression."""
+    quoted = promql.SAGEMAKER.selector("serve_rejects_total", 'he"ad', "AllTraffic")
+    assert quoted == (
+        '{"serve_rejects_total", "aws.sagemaker.endpoint.name"="he\\"ad", '
+        '"aws.sagemaker.variant.name"="AllTraffic"}'
+    )
+    expression = promql.server_failures(ENDPOINT, VARIANT)
+    assert legacy(expression) == promql.server_failures(ENDPOINT, VARIANT, labels=LEGACY)
+    with pytest.raises(ValueError, match="quoted"):
+        promql.Labels(quoted=False).selector("m", "e", "v")
