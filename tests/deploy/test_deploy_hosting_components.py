@@ -61,6 +61,9 @@ def test_the_cpu_graph_is_sized_from_a_directory_or_its_tarball(artifact: Path) 
 def test_endpoint_of_capacity_then_a_sized_component_then_copies_autoscaled(
     cloud: Cloud, artifact: Path
 ) -> None:
+    """SageMaker "Scale an endpoint to zero instances": the step policy's alarm watches
+    NoCapacityInvocationFailures per InferenceComponentName, on a period the 1-minute metric
+    fills (CloudWatch API PutMetricAlarm, Period)."""
     fake_hosting.STATE.component(COMPONENT, "Creating", "Creating", "InService")
     stdout = _deploy(artifact, "--cores-per-copy", "2", "--copies", "2", "--max-instances", "3")
     assert "component headline-component: Creating" in stdout and "InService" in stdout

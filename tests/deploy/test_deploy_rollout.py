@@ -128,6 +128,10 @@ def test_bad_rollouts_are_refused_in_one_line_before_any_call(
 def test_alarms_dashboard_and_metrics_config_are_made_and_deleted_with_the_endpoint(
     cloud: Cloud, artifact: Path, sent_calls: list[tuple[str, dict[str, Any]]]
 ) -> None:
+    """SageMaker "Getting started with detailed observability" and "Connect to your
+    observability tool": the server's metrics arrive as OpenTelemetry metrics read with PromQL,
+    so the server-health alarm is a PromQL alarm (CloudWatch API PutMetricAlarm,
+    EvaluationCriteria) and the container names its metrics path (ContainerMetricsConfig)."""
     result = run_cli(
         *deploy_args(
             "--artifact", str(artifact), "--slo-p99-ms", "250", "--metrics-frequency", "30"
@@ -184,6 +188,8 @@ def test_alarms_the_user_names_replace_the_made_ones(cloud: Cloud, artifact: Pat
 def test_without_detailed_observability_no_alarm_watches_the_server(
     cloud: Cloud, artifact: Path
 ) -> None:
+    """SageMaker API MetricsConfig: new endpoint configs default EnableDetailedObservability
+    to true, so "off" is sent as false."""
     result = run_cli(*deploy_args("--artifact", str(artifact), "--metrics-frequency", "0"))
     assert result.exit_code == 0, result.output
     assert sorted(_alarms(cloud)) == ALARMS[:2]
