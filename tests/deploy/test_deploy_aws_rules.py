@@ -8,10 +8,12 @@ import json
 from pathlib import Path
 from typing import Any
 
+import botocore.session
 import conformance
 import pytest
 from botocore.exceptions import ConnectTimeoutError
 from botocore.stub import Stubber
+from botocore.validate import ParamValidator
 from deploy_helpers import BUCKET, IMAGE, Cloud, deploy_args, run_cli
 
 from deploy import alarms, async_invoke
@@ -204,3 +206,17 @@ def test_a_missing_key_answered_403_is_absent(monkeypatch: pytest.MonkeyPatch) -
             stub.add_client_error("head_object", service_error_code="403", http_status_code=403)
         assert Uploader(aws, BUCKET)._existing_sha256("headline-serve/x/model.tar.gz") is None
         assert async_invoke._exists(aws, f"s3://{BUCKET}/headline-serve/async/x.out") is False
+
+
+def test_alarm_requests_match_the_pinned_botocore_model() -> None:
+    """CloudWatch API PutMetricAlarm in the pinned botocore model (1.44.5): EvaluationCriteria,
+    PromQLCriteria and EvaluationInterval exist there with these types; an older floor would
+    refuse the PromQL alarm before sending it."""
+    model = botocore.session.get_session().get_service_model("cloudwatch")
+    shape = model.operation_model("PutMetricAlarm").input_shape
+    made = alarms.requests("headline", "AllTraffic", alarms.AlarmLimits())
+    for request in made:
+        report = ParamValidator().validate(request, shape)
+        assert not report.has_errors(), report.generate_report()
+    assert {"EvaluationCriteria", "EvaluationInterval"} <= set(shape.members)
+    assert "PromQLCriteria" in shape.members["EvaluationCriteria"].members
