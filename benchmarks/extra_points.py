@@ -89,14 +89,15 @@ def print_overload(figures: dict[str, Any]) -> None:
         f"{point['offered_rps']:.1f} req/s offered for {point['seconds']:.0f} s\n"
     )
     print(
-        "| goodput texts/s | vs capacity | sent | 200 | 503 (share) | 503 with Retry-After | other errors | p99 admitted ms | p99 503 in server ms | server alive |"
+        "| goodput texts/s | vs capacity | sent | 200 | 503 (share) | 503 with Retry-After | 503 held (back before Retry-After) | other errors | p99 admitted ms | p99 503 not held, in server ms | server alive |"
     )
-    print("|---|---|---|---|---|---|---|---|---|---|")
+    print("|---|---|---|---|---|---|---|---|---|---|---|")
     print(
         f"| {point['goodput_texts_s']:.0f} | {point['goodput_texts_s'] / capacity:.0%} | "
         f"{point['sent']} | {point['ok']} | {point['shed']} ({shed_share:.0%}) | "
-        f"{point['shed_with_retry_after']} | {point['other_errors']} | "
-        f"{point['p99_admitted_ms']:.0f} | {point['p99_shed_ms']:.2f} | {figures['alive']} |"
+        f"{point['shed_with_retry_after']} | {point.get('shed_held', 0)} | "
+        f"{point['other_errors']} | {point['p99_admitted_ms']:.0f} | "
+        f"{point['p99_shed_ms']:.2f} | {figures['alive']} |"
     )
 
 

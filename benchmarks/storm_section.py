@@ -109,7 +109,8 @@ def print_storm(figures: dict[str, Any]) -> None:
         f"{after['offered_rps']:.1f} req/s for {after['seconds']:.0f} s, goodput "
         f"{after['goodput_texts_s']:.0f} texts/s = {after['goodput_texts_s'] / capacity:.0%} of "
         f"capacity; {after['ok']} 200, {after['shed']} 503 ({after['shed_with_retry_after']} "
-        f"with Retry-After), {after['other_errors']} other; p99 admitted "
+        f"with Retry-After, {after['shed_held']} held), {after['other_errors']} other; "
+        f"p99 admitted "
         f"{after['p99_admitted_ms']:.0f} ms; server alive: {figures['alive']}"
     )
     if figures.get("memory"):
