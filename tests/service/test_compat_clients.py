@@ -103,3 +103,21 @@ def test_huggingface_inference_client_text_classification(url: str, nli: tuple[P
         want: Any = classify(text, top_k=None)
         assert [a.label for a in answer] == [w["label"] for w in want]
         assert [a.score for a in answer] == pytest.approx([w["score"] for w in want], abs=1e-4)
+
+
+def test_openai_client_calls_classify(url: str, nli: tuple[Path, Path]) -> None:
+    """The openai SDK, pointed at the server as at vLLM, calling `/classify` through its
+    generic `post` (the SDK has no classify method; this is how tools built on it reach
+    vLLM's extra routes). Errors come back as the SDK's typed exceptions."""
+    import openai
+
+    expected = pipeline_scores(nli[0], PAIRS)
+    client = openai.OpenAI(base_url=url, api_key="unused", max_retries=0)
+    body = {"model": NAME, "input": [{"text": a, "text_pair": b} for a, b in PAIRS]}
+    answer: Any = client.post("/classify", cast_to=object, body=body)
+    for row, want in zip(answer["data"], expected, strict=True):
+        got = dict(zip(NLI_LABELS, row["probs"], strict=True))
+        assert [got[k] for k in want] == pytest.approx([want[k] for k in want], abs=1e-4)
+    with pytest.raises(openai.NotFoundError):
+        client.post("/classify", cast_to=object, body={"model": "gpt-4", "input": "x"})
+    client.close()
