@@ -1,12 +1,12 @@
 """The real clients of other tools against a running server on a tiny pair model: Triton's
 `tritonclient[http]` over the Open Inference Protocol v2 (JSON and binary tensors), and
-`huggingface_hub`'s `InferenceClient.text_classification` against `/invocations`. Their answers
-equal `transformers.pipeline` on the same inputs within 1e-4.
+`huggingface_hub`'s `InferenceClient.text_classification` against `/invocations`, and the
+openai SDK against `/classify`. Their answers equal `transformers.pipeline` on the same inputs
+within 1e-4.
 
-(No OpenAI- or vLLM-style Python client has a classify call on PyPI: the openai SDK has none
-and vLLM ships no separate client; /classify is tested with plain HTTP in test_pairs.py.
-KServe's `kserve` package pulls a whole serving stack in; tritonclient speaks the same v2
-protocol.)"""
+(Neither the openai SDK nor vLLM ships a classify method; the SDK's generic `post` is how tools
+built on it reach vLLM's extra routes. KServe's `kserve` package pulls a whole serving stack in;
+tritonclient speaks the same v2 protocol.)"""
 
 from __future__ import annotations
 
