@@ -5,6 +5,7 @@ server enforces, rerank across split requests, a JSON Lines file streamed throug
 
 from __future__ import annotations
 
+import asyncio
 import json
 import threading
 from collections.abc import Iterator
@@ -17,6 +18,7 @@ from headline_client import (
     Client,
     MultiLabelPrediction,
     Prediction,
+    RerankResult,
     RetryPolicy,
     ServerError,
 )
@@ -121,9 +123,18 @@ def test_rerank_split_across_requests_keeps_the_server_order(tmp_path: Path) -> 
         with Client(base, max_items=7) as client:
             results = client.rerank(query, TEXTS, top_n=10)
             answers = client.classify([(query, TEXTS[0])])
+
+        async def rerank_async() -> list[RerankResult]:
+            async with AsyncClient(base, max_items=7) as client:
+                return await client.rerank(query, TEXTS, top_n=10)
+
+        async_results = asyncio.run(rerank_async())
     order = [r["index"] for r in whole.json()]
     assert [r.index for r in results] == order[:10]
     assert [r.document for r in results] == [TEXTS[i] for i in order[:10]]
+    # Sent concurrently, the parts may share batches differently: scores agree to float noise.
+    assert [r.index for r in async_results] == [r.index for r in results]
+    assert [r.score for r in async_results] == pytest.approx([r.score for r in results], abs=1e-5)
     # A one-logit (sigmoid) model answers as a multi-label one: its score, and the label when
     # the score is above the threshold.
     assert isinstance(answers[0], MultiLabelPrediction) and list(answers[0].scores) == ["relevance"]
