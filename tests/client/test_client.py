@@ -92,7 +92,9 @@ async def test_async_client_answers_the_same(url: str) -> None:
         answers = await client.classify([*TEXTS, *PAIRS])
     with Client(url, max_payload_bytes=2048) as sync:
         expected = sync.classify([*TEXTS, *PAIRS])
-    assert [a.scores for a in answers] == [e.scores for e in expected]
+    assert len(answers) == len(expected)
+    for answer, want in zip(answers, expected, strict=True):  # batched differently: float noise
+        assert answer.scores == pytest.approx(want.scores, abs=1e-5)
 
 
 def test_a_jsonlines_file_streams_through_invocations(url: str, tmp_path: Path) -> None:
