@@ -93,7 +93,13 @@ async def rerank_route(request: Request) -> Response:
 
 @router.post("/v1/rerank")
 async def rerank_v1(request: Request) -> Response:
-    """Cohere's and Jina's path for the same."""
+    """Cohere's (v1) and Jina's path for the same."""
+    return await serve(request, rerank.answer)
+
+
+@router.post("/v2/rerank")
+async def rerank_v2(request: Request) -> Response:
+    """Cohere's v2 path for the same."""
     return await serve(request, rerank.answer)
 
 

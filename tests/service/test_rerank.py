@@ -135,3 +135,20 @@ def test_rerank_refuses_a_model_that_is_not_a_cross_encoder(tiny_artifact: Path)
     with served(tiny_artifact) as base:
         reply = httpx.post(f"{base}/rerank", json={"query": "q", "texts": ["a", "b"]}, timeout=30)
     assert reply.status_code == 400 and "one-logit" in reply.json()["error"]
+
+
+def test_cohere_sdk_reranks_against_the_server(url: str, cross_encoder: tuple[Path, Path]) -> None:
+    """Cohere's own Python SDK (v1 and v2 clients), pointed at the server."""
+    import cohere
+
+    logits = logits_by_hand(cross_encoder[0], QUERY, DOCUMENTS)
+    order = np.argsort(-logits, kind="stable").tolist()
+    name = "bert-cross-encoder-checkpoint"
+    v2 = cohere.ClientV2(api_key="unused", base_url=url, max_retries=0)
+    answer = v2.rerank(model=name, query=QUERY, documents=DOCUMENTS, top_n=5)
+    assert [r.index for r in answer.results] == order[:5]
+    scores = 1 / (1 + np.exp(-logits[order[:5]]))
+    assert [r.relevance_score for r in answer.results] == pytest.approx(scores.tolist(), abs=1e-4)
+    v1 = cohere.Client(api_key="unused", base_url=url, max_retries=0)
+    old = v1.rerank(model=name, query=QUERY, documents=DOCUMENTS, top_n=3)
+    assert [r.index for r in old.results] == order[:3]
