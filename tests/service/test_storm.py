@@ -24,6 +24,7 @@ from service.backend.shared_tables import find_tables, mapped_tables
 from service.core import batcher as batcher_module
 from service.core.batcher import Batcher
 from service.core.errors import ClientGone, Overloaded
+from service.core.length_queue import LengthQueue, Pending
 from service.core.predictor import _unless_gone
 from service.core.retry_hold import RetryHold
 from service.memory import PARTS, resident_mb
@@ -232,3 +233,21 @@ def test_a_worker_reports_where_its_memory_went(tiny_artifact: Path) -> None:
     metrics.memory(backend.memory_mb)
     exposition = metrics.exposition().decode()
     assert 'serve_memory_bytes{part="sessions"}' in exposition
+
+
+async def test_a_batch_takes_the_oldest_requests_texts_before_newer_ones_of_the_same_length() -> (
+    None
+):
+    """Under load every request used to finish late together: a batch took the oldest
+    request's texts of one length and filled up with newer requests' texts of that length.
+    Now the oldest request's texts of every nearby length come first."""
+    loop = asyncio.get_running_loop()
+    queue = LengthQueue(max_length=64, max_batch_tokens=256, max_batch_size=8)
+    old = Pending(loop.create_future(), 8, 2)
+    queue.put(old, [[5] * n for n in (12, 12, 11, 13, 14, 12, 10, 11)])
+    newer = Pending(loop.create_future(), 8, 2)
+    newer.enqueued_at = old.enqueued_at + 0.01
+    queue.put(newer, [[6] * 12 for _ in range(8)])
+    batch = queue.take()
+    assert [text.pending for text in batch] == [old] * 8
+    assert [text.pending for text in queue.take()] == [newer] * 8
