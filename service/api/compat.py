@@ -37,7 +37,8 @@ Handler = Callable[[Call, bytes], Awaitable[bytes | Response]]
 
 
 async def serve(request: Request, handler: Handler, *, read: bool = True) -> Response:
-    """Admit, read the body, run the codec's handler; every error in the server's JSON shape."""
+    """Admit, read the body, run the codec's handler; every error in the server's JSON shape.
+    `read=False`: a metadata GET, neither shed nor read."""
     started = time.perf_counter()
     state = request.app.state
     predictor: Predictor = state.predictor
@@ -46,7 +47,8 @@ async def serve(request: Request, handler: Handler, *, read: bool = True) -> Res
     rid = request.headers.get("x-request-id") or os.urandom(16).hex()
     token = request_id.set(rid)
     try:
-        predictor.admit()
+        if read:
+            predictor.admit()  # shed before reading the body, as /invocations does
         manifest = predictor.manifest
         if manifest is None:
             raise NotReady(predictor.not_ready_reason())
