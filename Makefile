@@ -10,7 +10,7 @@ ARTIFACT ?= artifacts/default
 PORT ?= 8080
 
 .PHONY: setup run train serve package test test-fast test-slow test-docker lint format typecheck \
-        bench-train bench-serve bench-long bench-rerank loadtest loadtest-ci capacity clean wrk prometheus
+        bench-train bench-serve bench-long bench-rerank loadtest loadtest-mme loadtest-ci capacity clean wrk prometheus
 
 setup: $(STAMP)
 
@@ -106,6 +106,12 @@ CI_ARTIFACT ?= $(if $(wildcard $(ARTIFACT)/manifest.json),$(ARTIFACT),artifacts/
 loadtest: setup
 	test -f $(ARTIFACT)/manifest.json || $(PY) -m training train --output $(ARTIFACT)
 	$(PY) -m loadtests run --model-dir $(ARTIFACT) --report-dir reports/loadtest -u 8 -t 30s $(LOADTEST_ARGS)
+
+## A multi-model server with MME_ARGS models (Zipf over them; docs/loadtesting.md).
+MME_ARGS ?= --models 10 --model-zipf 1.0
+loadtest-mme: setup
+	test -f $(ARTIFACT)/manifest.json || $(PY) -m training train --output $(ARTIFACT)
+	$(PY) -m loadtests run --model-dir $(ARTIFACT) --report-dir reports/loadtest-mme -u 8 -t 30s $(MME_ARGS) $(LOADTEST_ARGS)
 
 loadtest-ci: setup
 	test -f $(CI_ARTIFACT)/manifest.json || $(PY) -c "from pathlib import Path; from training.tiny_onnx_artifact import build_onnx_artifact; build_onnx_artifact(Path('$(CI_ARTIFACT)'))"

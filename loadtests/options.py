@@ -13,9 +13,11 @@ from pathlib import Path
 from typing import Any
 
 from loadtests.dataset import DEFAULT_TEXT_COLUMN
+from loadtests.model_mix import DEFAULT_PREFIX as DEFAULT_MODEL_PREFIX
+from loadtests.model_mix import ModelMix
 from loadtests.shapes import SHAPE_KINDS, ShapePlan, parse_seconds
 from loadtests.slo import SloTargets
-from loadtests.traffic import DEFAULT_MIX, RequestKind, parse_mix
+from loadtests.traffic import DEFAULT_MIX, RequestKind, TrafficError, parse_mix
 
 
 def add_arguments(parser: Any) -> None:
@@ -48,6 +50,23 @@ def add_traffic_arguments(parser: Any) -> None:
     )
     traffic.add_argument(
         "--seed", type=int, default=None, help="Seed for the text and request-kind draws"
+    )
+    traffic.add_argument(
+        "--models",
+        type=int,
+        default=0,
+        help="Multi-model: name one of N models per request (0: a single-model endpoint)",
+    )
+    traffic.add_argument(
+        "--model-zipf",
+        type=float,
+        default=1.0,
+        help="Multi-model: Zipf exponent of the model draw (0 uniform, 1 Zipf, more: more skewed)",
+    )
+    traffic.add_argument(
+        "--model-prefix",
+        default=DEFAULT_MODEL_PREFIX,
+        help="Multi-model: models are named PREFIX-00, PREFIX-01, ... (TargetModel NAME.tar.gz)",
     )
 
 
@@ -114,6 +133,7 @@ class TrafficSettings:
     labels: frozenset[str] | None
     think_time: float
     seed: int | None
+    models: ModelMix | None = None  # a multi-model run's mix; None for one model
 
 
 def _get(options: Any, name: str, default: Any = None) -> Any:
@@ -134,7 +154,21 @@ def traffic_settings(options: argparse.Namespace | None) -> TrafficSettings:
         labels=frozenset(labels) if labels else None,
         think_time=float(_get(options, "think_time", 0.0) or 0.0),
         seed=_get(options, "seed"),
+        models=_model_mix(options),
     )
+
+
+def _model_mix(options: argparse.Namespace | None) -> ModelMix | None:
+    count = int(_get(options, "models", 0) or 0)
+    if count == 0:
+        return None
+    if count < 0:
+        raise TrafficError(f"--models {count}: give 0 (one model) or more")
+    prefix = _get(options, "model_prefix") or DEFAULT_MODEL_PREFIX
+    try:
+        return ModelMix.zipf(count, float(_get(options, "model_zipf", 1.0)), prefix)
+    except ValueError as error:
+        raise TrafficError(str(error)) from None
 
 
 def shape_plan(options: argparse.Namespace) -> ShapePlan:

@@ -97,6 +97,7 @@ def record_samples(environment: Environment) -> samples.SampleLog:
             users,
             server_timings(headers),
             invoked_variant(headers) or str((context or {}).get("variant") or ""),
+            str((context or {}).get("model") or ""),
         )
 
     request_event: Any = environment.events.request
@@ -151,9 +152,10 @@ def write_report(
     log = _SAMPLE_LOGS.get(id(environment))
     frame = log.frame() if log else None
     made: list[str] = []
-    split = variants = None
+    split = variants = models = None
     if frame is not None and not frame.empty:
         variants = samples.per_variant(frame)
+        models = samples.per_model(frame)
         frame.to_csv(report_dir / "samples.csv", index=False)
         charts.timeline_chart(samples.timeline(frame), report_dir / "timeline.png")
         made.append("timeline.png")
@@ -166,7 +168,7 @@ def write_report(
     host = environment.host or getattr(environment.parsed_options, "endpoint_name", "") or ""
     text = run_summary(
         f"Load test: {host}", entry_stats(environment), slo_violations, split, made, errors,
-        variants,
+        variants, models,
     )  # fmt: skip
     path = report_dir / "summary.md"
     path.write_text(text, encoding="utf-8")

@@ -35,7 +35,7 @@ class PublicApiUser(FastHttpUser):
     def on_start(self) -> None:
         options = self.environment.parsed_options
         self.settings = traffic_settings(options)
-        self.traffic = _traffic(self.settings)
+        self.traffic, _ = _traffic(self.settings)  # one model behind the public API
         self.api_key = getattr(options, "api_key", None) or ""
 
     def wait_time(self) -> float:

@@ -4,6 +4,10 @@ Starts a server on `--model-dir` for the run (or targets `--host`), runs Locust 
 process with HTML, CSV, charts and summary.md going to `--report-dir`, prints the summary and
 exits with Locust's code (non-zero when the SLO gate fails). Options it does not know go to
 Locust unchanged, e.g. `--shape step --slo-p99-ms 200 --mix json_single=1`.
+
+With `--models N` (a Locust option of ours: a Zipf mix over N models, see model_mix) and
+`--model-dir`, the server is started multi-model and the N models are loaded before the run
+(multi_model_run); with `--host`, the server must hold them already.
 """
 
 from __future__ import annotations
@@ -14,6 +18,8 @@ import sys
 from pathlib import Path
 
 from loadtests.local_server import ServerError, local_server
+from loadtests.model_mix import DEFAULT_PREFIX, model_names
+from loadtests.multi_model_run import multi_model_server
 
 LOCUSTFILE = Path(__file__).resolve().parent / "locustfile.py"
 
@@ -62,12 +68,26 @@ def _run_locust(args: argparse.Namespace, host: str, extra: list[str]) -> int:
     return code
 
 
+def mix_names(extra: list[str]) -> list[str]:
+    """The model names a `--models N [--model-prefix P]` run will send (none for one model)."""
+    parser = argparse.ArgumentParser(add_help=False)
+    parser.add_argument("--models", type=int, default=0)
+    parser.add_argument("--model-prefix", default=DEFAULT_PREFIX)
+    known, _ = parser.parse_known_args(extra)
+    return model_names(known.models, known.model_prefix) if known.models > 0 else []
+
+
 def main(argv: list[str] | None = None) -> int:
     args, extra = _parser().parse_known_args(argv)
+    log = args.report_dir / "server.log"
     try:
         if args.host:
             return _run_locust(args, args.host.rstrip("/"), extra)
-        with local_server(args.model_dir, log_path=args.report_dir / "server.log") as url:
+        names = mix_names(extra)
+        if names:
+            with multi_model_server(args.model_dir, names, log_path=log) as url:
+                return _run_locust(args, url, extra)
+        with local_server(args.model_dir, log_path=log) as url:
             return _run_locust(args, url, extra)
     except ServerError as error:
         print(f"error: {error}", file=sys.stderr)

@@ -10,6 +10,16 @@ same one): a request goes to the variant its `X-Amzn-SageMaker-Target-Variant` h
 it in `x-Amzn-Invoked-Production-Variant` (on a ModelError too, so that a load test can
 attribute failures: a stand-in's choice). Standard library and botocore only; one thread per
 connection.
+
+Multi-model (`--models-dir DIR`, the local mirror of the S3 prefix, holding `NAME.tar.gz`): a
+request's `X-Amzn-SageMaker-Target-Model` (boto3's TargetModel) is the tarball's path under
+DIR. As SageMaker does (AWS docs: "Custom containers contract for multi-model endpoints",
+"Invoke a multi-model endpoint"), the first request for a model extracts it and loads it with
+`POST /models {"model_name", "url"}`, then every request goes to `POST /models/NAME/invoke`
+with the target header; a 507 from the load unloads the least recently used model
+(`DELETE /models/NAME`) and tries again; a model the container no longer has (404) is loaded
+again once. A TargetModel with no tarball is a 400 ValidationError; a load the container
+refuses is a 424 ModelError carrying its answer (the stand-in's wording, as above).
 """
 
 from __future__ import annotations
@@ -25,11 +35,14 @@ from collections.abc import Iterator
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from typing import Any
 
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+
+from loadtests.emulated_models import LoadRefused, ModelCache, ModelMissing
 
 MAX_PAYLOAD = 6 * 1024 * 1024
 _PATH = re.compile(r"^/endpoints/([^/]+)/invocations$")
@@ -53,6 +66,7 @@ class EmulatorConfig:
     access_key: str | None = None
     secret_key: str | None = None  # when set, signatures are recomputed and must match
     variants: tuple[EmulatedVariant, ...] = ()  # default: one, AllTraffic, on `upstream`
+    models_dir: Path | None = None  # multi-model: the local mirror of the models' S3 prefix
 
     @property
     def routes(self) -> tuple[EmulatedVariant, ...]:
@@ -148,18 +162,41 @@ class _Handler(BaseHTTPRequestHandler):
                 400, "ValidationError", f"Endpoint {config.endpoint_name} has no variant {target}."
             )
         invoked = {"x-Amzn-Invoked-Production-Variant": variant.name}
-        forward = urllib.request.Request(
-            f"{variant.upstream}/invocations",
-            data=body,
-            method="POST",
-            headers={
-                "Content-Type": headers.get("content-type", "application/json"),
-                "Accept": headers.get("accept", "*/*"),
-            },
-        )
+        forwarded = {
+            "Content-Type": headers.get("content-type", "application/json"),
+            "Accept": headers.get("accept", "*/*"),
+        }
+        path = "/invocations"
+        target_model = headers.get("x-amzn-sagemaker-target-model")
+        cache = self.server.models.get(variant.upstream)
+        if target_model is not None:
+            if cache is None:
+                return self._error(
+                    400, "ValidationError", f"Endpoint {config.endpoint_name} is not multi-model."
+                )
+            try:
+                name = cache.ensure_loaded(target_model)
+            except ModelMissing as error:
+                return self._error(400, "ValidationError", str(error))
+            except LoadRefused as error:
+                return self._error(
+                    424, "ModelError", str(error),
+                    {"OriginalStatusCode": error.status, "OriginalMessage": error.body}, invoked,
+                )  # fmt: skip
+            path = f"/models/{name}/invoke"
+            forwarded["X-Amzn-SageMaker-Target-Model"] = target_model
         try:
-            with urllib.request.urlopen(forward, timeout=60) as answer:
-                payload, content_type = answer.read(), answer.headers.get("Content-Type", "")
+            answer = self._forward(variant.upstream + path, body, forwarded)
+            if answer is None and cache is not None and target_model is not None:
+                cache.forget(target_model)  # the container no longer has it: load it again, once
+                cache.ensure_loaded(target_model)
+                answer = self._forward(variant.upstream + path, body, forwarded)
+            if answer is None:
+                message = f"model {target_model} is not loaded in the container after a reload"
+                return self._error(424, "ModelError", message, None, invoked)
+            payload, content_type = answer
+        except (ModelMissing, LoadRefused) as error:
+            return self._error(424, "ModelError", str(error), None, invoked)
         except urllib.error.HTTPError as error:
             original = error.read().decode("utf-8", "replace")
             message = (
@@ -178,6 +215,17 @@ class _Handler(BaseHTTPRequestHandler):
             )
         self._reply(200, payload, {"Content-Type": content_type, **invoked})
 
+    def _forward(self, url: str, body: bytes, headers: dict[str, str]) -> tuple[bytes, str] | None:
+        """The container's body and content type; None for a multi-model 404 (not loaded)."""
+        request = urllib.request.Request(url, data=body, method="POST", headers=headers)
+        try:
+            with urllib.request.urlopen(request, timeout=60) as answer:
+                return answer.read(), answer.headers.get("Content-Type", "")
+        except urllib.error.HTTPError as error:
+            if error.code == 404 and "/models/" in url:
+                return None
+            raise
+
 
 class _EmulatorServer(ThreadingHTTPServer):
     daemon_threads = True
@@ -187,6 +235,13 @@ class _EmulatorServer(ThreadingHTTPServer):
         self.config = config
         self._random = random.Random()
         self._lock = threading.Lock()
+        # One cache per container: each loads the models it is asked for, as an instance does.
+        self.models: dict[str, ModelCache] = {}
+        if config.models_dir is not None:
+            for route in config.routes:
+                self.models.setdefault(
+                    route.upstream, ModelCache(config.models_dir, route.upstream)
+                )
 
     def pick(self, target: str | None) -> EmulatedVariant | None:
         """The named variant (None if there is none), else one drawn by weight."""
@@ -232,6 +287,12 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="NAME=URL[@WEIGHT]: a production variant and its server (repeatable)",
     )
+    parser.add_argument(
+        "--models-dir",
+        type=Path,
+        default=None,
+        help="Multi-model: folder of NAME.tar.gz (the models' S3 prefix); TargetModel loads them",
+    )
     parser.add_argument("--endpoint-name", default="local-endpoint")
     parser.add_argument("--port", type=int, default=8085)
     parser.add_argument("--access-key", default=None, help="Accept only this access key id")
@@ -251,6 +312,7 @@ def main(argv: list[str] | None = None) -> int:
         args.access_key,
         args.secret_key,
         variants,
+        args.models_dir,
     )
     print(
         f"SageMaker runtime stand-in on http://127.0.0.1:{args.port} (endpoint {args.endpoint_name})",

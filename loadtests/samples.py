@@ -17,7 +17,7 @@ import pandas as pd
 
 COLUMNS = (
     "time", "name", "latency_ms", "ok", "texts", "users",
-    "tokenization_ms", "queue_ms", "inference_ms", "variant",
+    "tokenization_ms", "queue_ms", "inference_ms", "variant", "model",
 )  # fmt: skip
 SERVER_PARTS = ("tokenization_ms", "queue_ms", "inference_ms")
 _FLOAT_COLUMNS = ("time", "latency_ms", "texts", "users", *SERVER_PARTS)
@@ -43,6 +43,8 @@ class SampleLog:
         self._names: dict[str, int] = {}
         self._variant_index = array("H")
         self._variants: dict[str, int] = {}
+        self._model_index = array("H")
+        self._models: dict[str, int] = {}
 
     def __len__(self) -> int:
         return len(self._ok)
@@ -57,8 +59,10 @@ class SampleLog:
         users: int,
         timings: Mapping[str, float | None],
         variant: str = "",
+        model: str = "",
     ) -> None:
-        """`variant`: the production variant that answered ("" when unknown or not SageMaker)."""
+        """`variant`: the production variant that answered ("" when unknown or not SageMaker);
+        `model`: the model a multi-model request named ("" for a single-model run)."""
         values = {"time": time, "latency_ms": latency_ms, "texts": texts, "users": users}
         for part in SERVER_PARTS:
             value = timings.get(part)
@@ -68,6 +72,7 @@ class SampleLog:
         self._ok.append(ok)
         self._name_index.append(self._names.setdefault(name, len(self._names)))
         self._variant_index.append(self._variants.setdefault(variant, len(self._variants)))
+        self._model_index.append(self._models.setdefault(model, len(self._models)))
 
     def frame(self) -> pd.DataFrame:
         names = np.array(list(self._names) or [""], dtype=object)
@@ -75,6 +80,8 @@ class SampleLog:
         columns["name"] = names[np.array(self._name_index, dtype=np.intp)]
         variants = np.array(list(self._variants) or [""], dtype=object)
         columns["variant"] = variants[np.array(self._variant_index, dtype=np.intp)]
+        models = np.array(list(self._models) or [""], dtype=object)
+        columns["model"] = models[np.array(self._model_index, dtype=np.intp)]
         columns["ok"] = np.array(self._ok, dtype=bool)
         frame = pd.DataFrame(columns, columns=list(COLUMNS))
         return frame.astype({"texts": "int64", "users": "int64"})
@@ -132,12 +139,23 @@ def split_percentiles(frame: pd.DataFrame) -> pd.DataFrame:
 def per_variant(frame: pd.DataFrame) -> pd.DataFrame:
     """One row per production variant that answered: requests, failures, share, req/s and
     p50/p95/p99 ms over its successful requests. Empty unless some request named a variant."""
-    named = frame[frame["variant"] != ""]
+    return _per_group(frame, "variant")
+
+
+def per_model(frame: pd.DataFrame) -> pd.DataFrame:
+    """The same per model of a multi-model run, the most requested first (for a Zipf mix, rank
+    order). Empty for a single-model run."""
+    table = _per_group(frame, "model")
+    return table.sort_values("requests", ascending=False, kind="stable")
+
+
+def _per_group(frame: pd.DataFrame, column: str) -> pd.DataFrame:
+    named = frame[frame[column] != ""]
     if named.empty:
         return pd.DataFrame(columns=["requests", "failures", "share", "rps", "p50", "p95", "p99"])
     duration = max(float(frame["time"].max() - frame["time"].min()), 1e-9)
-    grouped = frame.groupby("variant")
-    ok = frame[frame["ok"]].groupby("variant")["latency_ms"]
+    grouped = frame.groupby(column)
+    ok = frame[frame["ok"]].groupby(column)["latency_ms"]
     table = pd.DataFrame(
         {
             "requests": grouped.size(),

@@ -38,9 +38,11 @@ def run_summary(
     charts: Sequence[str] = (),
     failures: Sequence[tuple[str, str, int]] = (),
     variants: pd.DataFrame | None = None,
+    models: pd.DataFrame | None = None,
 ) -> str:
     """Markdown; `slo_violations` None means no gate was set, [] means it passed; `variants`
-    (samples.per_variant) adds a table per production variant that answered."""
+    (samples.per_variant) adds a table per production variant that answered, `models`
+    (samples.per_model) one per model a multi-model run named."""
     lines = [f"# {title}", ""]
     if slo_violations is None:
         lines.append("SLO gate: not set.")
@@ -73,6 +75,16 @@ def run_summary(
                 (name, int(r.requests), int(r.failures), f"{r.share:.1f}%", f"{r.rps:.1f}",
                  f"{r.p50:.0f}", f"{r.p95:.0f}", f"{r.p99:.0f}")
                 for name, r in variants.iterrows()
+            ],
+        )  # fmt: skip
+    if models is not None and not models.empty:
+        lines += ["", "Per model (the TargetModel each request named), most requested first:", ""]
+        lines += _table(
+            ["model", "requests", "failures", "share", "req/s", "p50 ms", "p95 ms", "p99 ms"],
+            [
+                (name, int(r.requests), int(r.failures), f"{r.share:.1f}%", f"{r.rps:.1f}",
+                 f"{r.p50:.0f}", f"{r.p95:.0f}", f"{r.p99:.0f}")
+                for name, r in models.iterrows()
             ],
         )  # fmt: skip
     if split is not None and not split.empty:
