@@ -70,11 +70,7 @@ def test_classify_through_a_signed_endpoint_equals_the_server(
         timeout=30,
     ).json()
     sent: list[dict[str, str]] = []
-    routing = {
-        "target_variant": "AllTraffic",
-        "target_model": "model-a.tar.gz",
-        "inference_component": "headline-ic",
-    }
+    routing = {"target_variant": "AllTraffic", "inference_component": "headline-ic"}
     with Client(sagemaker=target(runtime_url, **routing)) as client:
         transport = client.transport
         assert isinstance(transport, SageMakerTransport)
@@ -89,11 +85,20 @@ def test_classify_through_a_signed_endpoint_equals_the_server(
         assert answer.scores == pytest.approx({r["label"]: r["score"] for r in rows}, abs=1e-5)
     headers = sent[0]
     assert headers["x-amzn-sagemaker-target-variant"] == "AllTraffic"
-    assert headers["x-amzn-sagemaker-target-model"] == "model-a.tar.gz"
     assert headers["x-amzn-sagemaker-inference-component"] == "headline-ic"
     assert headers["authorization"].startswith(f"AWS4-HMAC-SHA256 Credential={KEY}/")
     signed = headers["authorization"].split("SignedHeaders=")[1].split(",")[0].split(";")
-    assert "x-amzn-sagemaker-target-model" in signed  # part of what the stand-in checked
+    assert "x-amzn-sagemaker-inference-component" in signed  # part of what the stand-in checked
+
+
+def test_a_target_model_reaches_the_endpoint(runtime_url: str) -> None:
+    """TargetModel is sent (and signed); this endpoint is not multi-model, so SageMaker (and
+    the stand-in) answer ValidationError, which the client raises typed."""
+    client = Client(sagemaker=target(runtime_url, target_model="model-a.tar.gz"))
+    with client, pytest.raises(ServerError) as error:
+        client.classify(TEXTS)
+    assert error.value.status == 400 and error.value.kind == "ValidationError"
+    assert "not multi-model" in error.value.message
 
 
 def test_a_wrong_secret_is_refused_by_the_signature_check(runtime_url: str) -> None:
