@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from deploy.commands import models, operate, release, shadow, traffic
+from deploy.commands import mme, models, operate, release, shadow, traffic
 from deploy.commands import pipeline as training_pipeline
 from deploy.public_api import commands as public_api
 
@@ -39,6 +39,7 @@ for command in (
 ):
     app.command()(command)
 app.add_typer(training_pipeline.app)
+app.add_typer(mme.app)
 
 
 def main() -> None:

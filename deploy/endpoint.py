@@ -56,6 +56,7 @@ class ModelSource:
     package_arn: str | None = None
     environment: dict[str, str] | None = None
     metrics_frequency_s: int | None = None  # detailed observability scrapes /metrics this often
+    multi_model: bool = False  # `data` is the models' prefix, loaded on demand by TargetModel
 
     def container(self) -> dict[str, Any]:
         if self.package_arn:
@@ -66,6 +67,8 @@ class ModelSource:
         if not self.image or not self.data:
             raise DeployError("an image and model data (or --package) are required")
         container: dict[str, Any] = {"Image": self.image, **self.data.container_fields()}
+        if self.multi_model:
+            container["Mode"] = "MultiModel"
         if self.environment:
             container["Environment"] = dict(self.environment)
         return self._scraped(container)

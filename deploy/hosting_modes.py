@@ -194,7 +194,31 @@ class Components:
         }
 
 
-Hosting = RealTime | Serverless | Asynchronous | Components
+@dataclass(frozen=True)
+class MultiModel:
+    """Many models in one container on instances: the container has `Mode=MultiModel` and
+    `ModelDataUrl` an S3 prefix; SageMaker loads `TargetModel`s from it on demand.
+
+    To everything but its container (metrics, alarms, autoscaling, variants) it is a real-time
+    endpoint, so it reports that mode. SageMaker's rules for it (AWS docs: "Supported
+    algorithms, frameworks, and instances for multi-model endpoints", "Custom containers
+    contract for multi-model endpoints"): every CPU instance type; GPU only with SageMaker's
+    Triton container, never a container of our own.
+    """
+
+    models_prefix: str
+    mode = RealTime.mode
+
+    def __post_init__(self) -> None:
+        if not self.models_prefix.startswith("s3://") or not self.models_prefix.endswith("/"):
+            raise ConfigError(f"--models-prefix {self.models_prefix!r} must be s3://.../ ")
+
+    def environment(self) -> dict[str, str]:
+        # SageMaker sets it too; stated so that the container starts the same way anywhere.
+        return {"SAGEMAKER_MULTI_MODEL": "true"}
+
+
+Hosting = RealTime | Serverless | Asynchronous | Components | MultiModel
 
 
 def mode_of(config: dict[str, Any]) -> str:

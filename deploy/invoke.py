@@ -42,9 +42,11 @@ def invoke(
     accept: str,
     target_variant: str | None = None,
     component: str | None = None,
+    target_model: str | None = None,
 ) -> Answer:
     """One call; `target_variant` (TargetVariant) skips the weights and calls that variant;
-    `component` names the inference component an endpoint of components must be told."""
+    `component` names the inference component an endpoint of components must be told;
+    `target_model` the model of a multi-model endpoint (its key under the models prefix)."""
     request = {
         "EndpointName": endpoint,
         "Body": body,
@@ -55,6 +57,8 @@ def invoke(
         request["TargetVariant"] = target_variant
     if component:
         request["InferenceComponentName"] = component
+    if target_model:
+        request["TargetModel"] = target_model
     start = time.perf_counter()
     try:
         response = aws.runtime.invoke_endpoint(**request)

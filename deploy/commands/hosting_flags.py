@@ -19,9 +19,11 @@ from deploy.hosting_modes import (
     Asynchronous,
     Components,
     Hosting,
+    MultiModel,
     RealTime,
     Serverless,
 )
+from deploy.multi_model import default_prefix, prefix_uri
 
 
 @dataclass(frozen=True)
@@ -80,8 +82,22 @@ class HostingFlags:
     autoscaling: Annotated[
         bool, typer.Option(help="Async / component: set up autoscaling (scale to zero).")
     ] = True
+    multi_model: Annotated[
+        bool,
+        typer.Option(
+            "--multi-model", help="Many models in one container (CPU), loaded by TargetModel."
+        ),
+    ] = False
+    models_prefix: Annotated[
+        str | None,
+        typer.Option(
+            help="Multi-model: s3:// prefix of the models (default PREFIX/models/ in the bucket).",
+        ),
+    ] = None
 
     def __post_init__(self) -> None:
+        if self.multi_model:
+            self._check_multi_model()
         chosen = [
             flag
             for flag, on in (
@@ -113,6 +129,24 @@ class HostingFlags:
         if self.output is not None:
             config.s3_uri(self.output, "--output")
 
+    def _check_multi_model(self) -> None:
+        """What SageMaker does not host with a multi-model container, refused in one line."""
+        for flag, on, why in (
+            ("--serverless", self.serverless,
+             "serverless inference does not support multi-model endpoints (AWS docs: "
+             "\"Serverless Inference\", feature exclusions)"),
+            ("--async", self.asynchronous,
+             "InvokeEndpointAsync has no TargetModel, so an asynchronous endpoint cannot "
+             "choose a model"),
+            ("--inference-component", self.inference_component,
+             "an inference component's container has no Mode=MultiModel; components are "
+             "the other way to many models on one fleet (one component per model)"),
+        ):  # fmt: skip
+            if on:
+                raise ConfigError(f"--multi-model with {flag}: {why}")
+        if self.models_prefix is not None:
+            prefix_uri(self.models_prefix)
+
     def hosting(
         self,
         endpoint: str,
@@ -123,6 +157,16 @@ class HostingFlags:
         kms_key_id: str | None,
     ) -> Hosting:
         """The checked hosting mode; still no AWS call."""
+        if self.multi_model:
+            if GPU_INSTANCE.match(fleet.instance_type):
+                raise ConfigError(
+                    f"--multi-model on {fleet.instance_type}: SageMaker hosts multi-model "
+                    "endpoints of our own container on CPU instances only (GPU ones need "
+                    "its Triton container); on GPU use --inference-component, one per model"
+                )
+            return MultiModel(self.models_prefix or default_prefix(config.bucket(bucket), prefix))
+        if self.models_prefix is not None:
+            raise ConfigError("--models-prefix needs --multi-model")
         if self.serverless:
             if GPU_INSTANCE.match(fleet.instance_type) or fleet.instance_count != 1:
                 raise ConfigError(

@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 
 from deploy import autoscale as scaling
-from deploy import config, teardown
+from deploy import config, multi_model, teardown
 from deploy import invoke as runtime
 from deploy.commands.async_flags import HostingInvokeFlags
 from deploy.commands.flag_groups import grouped
@@ -119,6 +119,12 @@ def invoke(
     variant: Annotated[
         str | None, typer.Option(help="Call this variant only (TargetVariant), not by weight.")
     ] = None,
+    target_model: Annotated[
+        str | None,
+        typer.Option(
+            help="Multi-model endpoint: the model (NAME or NAME.tar.gz under the prefix)."
+        ),
+    ] = None,
     hosting: HostingInvokeFlags = HostingInvokeFlags(),
     region: Region = None,
     profile: Profile = None,
@@ -128,7 +134,10 @@ def invoke(
     config.resource_name(endpoint, "--endpoint")
     if variant is not None:
         config.resource_name(variant, "--variant")
+    target = None if target_model is None else multi_model.target_model(target_model)
     if hosting.asynchronous:
+        if target is not None:
+            raise ConfigError("--target-model: InvokeEndpointAsync takes no TargetModel")
         if text or body_file:
             raise ConfigError("--async sends --input FILE, not --text or --file")
         request = hosting.request(endpoint, content_type, accept)
@@ -143,7 +152,9 @@ def invoke(
     else:
         body = runtime.body_for(text or [], content_type)
     aws = connect(region, profile)
-    answer = runtime.invoke(aws, endpoint, body, content_type, accept, variant, hosting.component)
+    answer = runtime.invoke(
+        aws, endpoint, body, content_type, accept, variant, hosting.component, target
+    )
     out.print(answer.body, markup=False, soft_wrap=True)
     show("latency", f"{answer.latency_ms:.1f} ms (client side, variant {answer.variant or '?'})")
 
@@ -208,6 +219,16 @@ def _endpoint_table(aws: Any, endpoint: dict[str, Any]) -> Table:
     return table
 
 
+def models_table(models: list[multi_model.StoredModel], prefix: str) -> Table:
+    """A multi-model endpoint's models: what `--target-model` can name."""
+    table = Table("model", "target model", "bytes", "modified", title=f"models under {prefix}")
+    for model in models:
+        table.add_row(model.name, model.target, str(model.size), model.modified)
+    if not models:
+        table.add_row("(none yet)", "`python -m deploy models add NAME ARTIFACT`", "", "")
+    return table
+
+
 @guarded
 def status(
     endpoint: Endpoint = DEFAULT_ENDPOINT,
@@ -235,6 +256,9 @@ def status(
     else:
         out.print(_endpoint_table(aws, described))
         out.print(variants_table(aws, layout(aws, endpoint), minutes))
+        prefix = multi_model.endpoint_prefix(aws, endpoint)
+        if prefix is not None:
+            out.print(models_table(multi_model.listed(aws, prefix), prefix))
     if not as_json:
         urls = lifecycle.public_urls(PublicClients(aws), endpoint)
         for url in urls or []:

@@ -18,14 +18,16 @@ from deploy.commands.hosting_flags import HostingFlags
 from deploy.commands.rollout_flags import RolloutFlags
 from deploy.commands.sources import (
     SourceFlags,
+    SourceOptions,
     UncompressedOpt,
     preflight_role,
+    require_image,
     resolve_source,
     upload_artifact,
 )
 from deploy.endpoint import EndpointDeployer, EndpointSpec, ModelSource, describe_endpoint
 from deploy.errors import ConfigError, DeployError, explain
-from deploy.hosting_modes import Asynchronous, Components, Hosting, Serverless
+from deploy.hosting_modes import Asynchronous, Components, Hosting, MultiModel, Serverless
 from deploy.inference_components import ComponentDeployer, component_name, prune_models
 from deploy.options import (
     DEFAULT_ENDPOINT,
@@ -48,6 +50,7 @@ from deploy.options import (
     poll,
     show,
 )
+from deploy.storage import ModelData
 from deploy.waiting import Poll
 
 
@@ -145,13 +148,23 @@ def deploy(
         raise ConfigError("give --image or --local-image, not both")
     config.repository(repository)
     aws = connect(region, profile)  # validates the region; no call yet
-    checked = source.checked()
+    multi = mode if isinstance(mode, MultiModel) else None
+    checked = _prefix_only(source, multi.models_prefix) if multi else source.checked()
     preflight_role(aws, role)
     if local_image:
         pushed = ecr.push(aws, local_image, repository, registry_host=registry_host)
         show("image", f"{pushed.uri} ({pushed.digest})")
         checked = checked.with_pushed_image(pushed.uri)
-    model = resolve_source(aws, checked)
+    if multi:
+        model = ModelSource(
+            image=require_image(aws, checked.image, checked.image_pushed),
+            data=ModelData(multi.models_prefix, compressed=True),
+            environment=checked.environment,
+            multi_model=True,
+        )
+        show("models prefix", f"{multi.models_prefix} (add models: `python -m deploy models add`)")
+    else:
+        model = resolve_source(aws, checked)
     # The mode's limits under the user's --env (which wins).
     model = replace(
         model,
@@ -198,8 +211,26 @@ def deploy(
         out.print(f"removed {len(pruned)} old versions: {', '.join(pruned)}", markup=False)
 
 
+def _prefix_only(source: SourceFlags, models_prefix: str) -> SourceOptions:
+    """A multi-model endpoint's only model data is its prefix: no single model to upload.
+
+    Checked as `--model-data PREFIX` would be (image, environment)."""
+    given = [flag for flag, value in (("--artifact", source.artifact),
+             ("--model-data", source.model_data), ("--package", source.package),
+             ("--uncompressed", source.uncompressed)) if value]  # fmt: skip
+    if given:
+        raise ConfigError(
+            f"--multi-model takes no {given[0]}: its models are the tarballs under "
+            "--models-prefix (`python -m deploy models add NAME ARTIFACT`)"
+        )
+    return replace(source, model_data=models_prefix).checked()
+
+
 def _hosted(spec: EndpointSpec, mode: Hosting, smoke_text: str | None) -> EndpointSpec:
     """The spec for its hosting mode; refuses what SageMaker would refuse for the mode."""
+    if isinstance(mode, MultiModel) and smoke_text is not None:
+        raise ConfigError("--smoke-text: a multi-model endpoint answers for a model; test it "
+                          "with `python -m deploy invoke --target-model NAME`")  # fmt: skip
     if isinstance(mode, Asynchronous) and smoke_text is not None:
         raise ConfigError("--smoke-text calls InvokeEndpoint; test an --async endpoint with "
                           "`python -m deploy invoke --async --input FILE`")  # fmt: skip

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from deploy import config, observability
+from deploy import config, multi_model, observability
 from deploy import shadow_report as comparison
 from deploy.commands.sources import model_environment, preflight_role
 from deploy.commands.variant_flags import (
@@ -17,7 +17,7 @@ from deploy.commands.variant_flags import (
     endpoint_settings,
     new_model,
 )
-from deploy.errors import ConfigError
+from deploy.errors import ConfigError, DeployError
 from deploy.options import (
     DEFAULT_ENDPOINT,
     DEFAULT_PREFIX,
@@ -96,6 +96,11 @@ def shadow(
     source = flags.source(kind, candidate)
     aws = connect(region, profile)
     current = layout(aws, endpoint)
+    if multi_model.endpoint_prefix(aws, endpoint) is not None:
+        raise DeployError(
+            f"endpoint {endpoint} is multi-model: SageMaker runs no shadow test on a multi-model "
+            "endpoint; A/B test with `python -m deploy variants` instead"
+        )
     preflight_role(aws, role)
     model = new_model(aws, endpoint, role, source)
     production, shadows = with_shadow(

@@ -15,12 +15,21 @@ against them before it leaves, and refused with the rule's source when it breaks
   component endpoint, concurrency or invocation tracking of an asynchronous one, InvokeEndpoint
   on a component endpoint without InferenceComponentName (SageMaker Runtime: InvokeEndpoint).
 
+- Multi-model endpoints ("Create a multi-model endpoint", "Invoke a multi-model endpoint",
+  "Supported algorithms, frameworks, and instances for multi-model endpoints", "Custom
+  containers contract for multi-model endpoints", Serverless Inference's and shadow tests'
+  exclusions): a `Mode=MultiModel` container's `ModelDataUrl` is an S3 prefix; its variants are
+  CPU instances (GPU only with SageMaker's Triton container), never serverless, never shadow
+  variants; InvokeEndpoint on it names a `TargetModel` (1-1024 printable characters, pinned
+  botocore model), and only on it; InvokeEndpointAsync has no TargetModel, so none on it.
+
 `sent` keeps each checked request, as sent (moto drops fields it does not know).
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -29,7 +38,7 @@ import boto3
 from botocore.exceptions import ClientError
 
 from deploy.aws import Aws
-from deploy.hosting_modes import mode_of
+from deploy.hosting_modes import GPU_INSTANCE, mode_of
 
 COMMON = {"Invocation4XXErrors", "Invocation5XXErrors", "InvocationModelErrors", "ModelLatency"}
 PUBLISHED = {
@@ -75,6 +84,61 @@ def _mode(endpoint: str | None = None, component: str | None = None) -> str | No
         return mode_of(sagemaker.describe_endpoint_config(EndpointConfigName=name))
     except ClientError:
         return None  # not made yet (a dashboard before the first deploy): nothing to hold to
+
+
+TARGET_MODEL = re.compile(r"\A\S[\x20-\x7e]{0,1023}\Z")  # botocore: \A\S[\p{Print}]*\z
+
+
+def _multi_model(model: str | None) -> bool:
+    if model is None:
+        return False
+    sagemaker = boto3.client("sagemaker", region_name=_region[0])
+    try:
+        container = sagemaker.describe_model(ModelName=model).get("PrimaryContainer", {})
+    except ClientError:
+        return False
+    return bool(container.get("Mode") == "MultiModel")
+
+
+def _endpoint_is_multi_model(endpoint: str) -> bool:
+    sagemaker = boto3.client("sagemaker", region_name=_region[0])
+    try:
+        name = sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
+        variants = sagemaker.describe_endpoint_config(EndpointConfigName=name)
+    except ClientError:
+        return False
+    return any(_multi_model(v.get("ModelName")) for v in variants["ProductionVariants"])
+
+
+def _multi_model_rules(operation: str, params: dict[str, Any]) -> None:
+    if operation == "CreateModel":
+        container = params.get("PrimaryContainer", {})
+        if container.get("Mode") == "MultiModel" and not str(
+            container.get("ModelDataUrl", "")
+        ).endswith("/"):
+            raise Violation("CreateModel: a MultiModel container's ModelDataUrl is an S3 prefix")
+    elif operation == "CreateEndpointConfig":
+        for variant in params.get("ProductionVariants", []):
+            if not _multi_model(variant.get("ModelName")):
+                continue
+            if "ServerlessConfig" in variant:
+                raise Violation("CreateEndpointConfig: no multi-model serverless endpoint")
+            if GPU_INSTANCE.match(variant.get("InstanceType", "")):
+                raise Violation("CreateEndpointConfig: a multi-model BYOC container on GPU")
+        for shadow in params.get("ShadowProductionVariants", []):
+            if _multi_model(shadow.get("ModelName")):
+                raise Violation("CreateEndpointConfig: a multi-model shadow variant")
+    elif operation == "InvokeEndpoint":
+        target = params.get("TargetModel")
+        multi = _endpoint_is_multi_model(params["EndpointName"])
+        if multi and target is None:
+            raise Violation("InvokeEndpoint: a multi-model endpoint needs TargetModel")
+        if target is not None and not multi:
+            raise Violation("InvokeEndpoint: TargetModel on an endpoint that is not multi-model")
+        if target is not None and not TARGET_MODEL.match(target):
+            raise Violation(f"InvokeEndpoint: TargetModel {target!r} breaks its pattern")
+    elif operation == "InvokeEndpointAsync" and _endpoint_is_multi_model(params["EndpointName"]):
+        raise Violation("InvokeEndpointAsync: no TargetModel, so no multi-model endpoint")
 
 
 def _check_metric(namespace: str | None, name: str, dims: dict[str, str], where: str) -> None:
@@ -147,6 +211,7 @@ def _scaling(operation: str, params: dict[str, Any]) -> None:
 
 def check(operation: str, params: dict[str, Any]) -> None:
     sent.append((operation, params))
+    _multi_model_rules(operation, params)
     if operation == "PutMetricAlarm":
         _alarm(params)
     elif operation == "PutDashboard":

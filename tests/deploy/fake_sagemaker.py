@@ -39,6 +39,7 @@ from urllib.parse import unquote
 
 from moto.cloudwatch.models import Statistics, cloudwatch_backends
 from moto.core.responses import ActionResult
+from moto.s3.models import s3_backends
 from moto.sagemaker.exceptions import ValidationError
 from moto.sagemaker.models import FakeEndpoint, SageMakerModelBackend, sagemaker_backends
 from moto.sagemaker.responses import SageMakerResponse
@@ -128,6 +129,27 @@ def _percentile(statistics: Any, stat: str) -> float | None:
     return float(values[max(rank, 1) - 1])
 
 
+def _check_target_model(response: Any, endpoint: str, target: str) -> None:
+    """SageMaker loads `prefix + TargetModel` from S3 (AWS docs: "Invoke a multi-model
+    endpoint"); a model that is not there is a 400 (its wording here is the stand-in's)."""
+    backend = sagemaker_backends[response.current_account][response.region]
+    served = backend.endpoints.get(endpoint)
+    if served is None:
+        return  # moto answers that itself
+    config = backend.endpoint_configs[served.endpoint_config_name]
+    for variant in config.production_variants:
+        model = backend._models.get(str(variant.get("ModelName")))
+        container = getattr(model, "primary_container", None) or {}
+        if container.get("Mode") != "MultiModel":
+            continue
+        bucket, _, prefix = container["ModelDataUrl"].removeprefix("s3://").partition("/")
+        stored = s3_backends[response.current_account]["aws"].get_object(bucket, prefix + target)
+        if stored is None:
+            raise ValidationError(
+                message=f"Failed to download model data(bucket: {bucket}, key: {prefix}{target})"
+            )
+
+
 def install() -> list[tuple[type, str, Any]]:
     """Patch the classes; returns what to restore."""
     saved: list[tuple[type, str, Any]] = [
@@ -182,7 +204,11 @@ def install() -> list[tuple[type, str, Any]]:
     def invoke_endpoint_action(self: Any) -> Any:
         endpoint = unquote(self.path.split("/")[2])  # POST /endpoints/NAME/invocations
         target = self.headers.get("X-Amzn-SageMaker-Target-Variant")
+        model = self.headers.get("X-Amzn-SageMaker-Target-Model")
         SCRIPTS.invocations.append({"EndpointName": endpoint, "TargetVariant": target})
+        if model is not None:
+            SCRIPTS.invocations[-1]["TargetModel"] = model
+            _check_target_model(self, endpoint, model)
         if target:
             backend = sagemaker_backends[self.current_account][self.region]
             served = backend.endpoints.get(endpoint)

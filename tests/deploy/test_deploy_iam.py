@@ -242,3 +242,41 @@ def test_deployer_policy_covers_the_hosting_modes(
         f"sagemaker:{verb}InferenceComponent" for verb in ("Create", "Describe", "Update", "Delete")
     }
     assert modes | {"sagemaker:ListInferenceComponents", "sagemaker:InvokeEndpointAsync"} <= called
+
+
+def _grants(policy: dict[str, Any], action: str, resource: str) -> bool:
+    """Whether a statement allows `action` on `resource` (IAM's `*` wildcards, ARN form)."""
+    from fnmatch import fnmatchcase
+
+    for statement in policy["Statement"]:
+        actions = statement["Action"]
+        resources = statement["Resource"]
+        if action in ([actions] if isinstance(actions, str) else actions) and any(
+            fnmatchcase(resource, pattern.replace("BUCKET", "models-bucket"))
+            for pattern in ([resources] if isinstance(resources, str) else resources)
+        ):
+            return True
+    return False
+
+
+def test_multi_model_prefix_is_readable_by_sagemaker_and_managed_by_the_deployer() -> None:
+    """AWS docs "Create a multi-model endpoint": the execution role needs s3:GetObject on the
+    models under the prefix (SageMaker downloads `prefix + TargetModel` on first use); `models
+    add | list | remove` put, list and delete there."""
+    model = "arn:aws:s3:::models-bucket/headline-serve/models/news.tar.gz"
+    assert _grants(_policy("execution-role-policy.json"), "s3:GetObject", model)
+    deployer = _policy("deployer-policy.json")
+    for action in ("s3:PutObject", "s3:GetObject", "s3:DeleteObject"):
+        assert _grants(deployer, action, model), action
+    [listing] = [s for s in deployer["Statement"] if s["Sid"] == "ModelDataListing"]
+    assert listing["Condition"]["StringLike"]["s3:prefix"] == ["headline-serve/*"]
+
+
+def test_deployer_pushes_the_serving_and_the_training_image() -> None:
+    """The pipeline's training image lives in its own repository (headline-serve-train); the
+    deployer may push there and to the serving image's, nowhere else."""
+    deployer = _policy("deployer-policy.json")
+    for repository in ("headline-serve", "headline-serve-train"):
+        arn = f"arn:aws:ecr:REGION:ACCOUNT_ID:repository/{repository}"
+        assert _grants(deployer, "ecr:PutImage", arn), repository
+    assert not _grants(deployer, "ecr:PutImage", "arn:aws:ecr:REGION:ACCOUNT_ID:repository/other")
