@@ -28,6 +28,13 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--workers", type=int, help="server processes (default: one per core on CPU, one on a GPU)"
     )
+    parser.add_argument(
+        "--multi-model",
+        action="store_true",
+        default=None,
+        help="start with no model; load models with POST /models (SageMaker multi-model "
+        "endpoints: SAGEMAKER_MULTI_MODEL=true)",
+    )
     return parser
 
 
@@ -65,6 +72,7 @@ def main(argv: Sequence[str] | None = None) -> None:
             ("port", args.port),
             ("host", args.host),
             ("workers", args.workers),
+            ("multi_model", args.multi_model),
         )
         if value is not None
     }

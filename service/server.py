@@ -68,7 +68,7 @@ def serve(settings: Settings, listening: socket.socket | None = None) -> None:
     from service.api.app import create_app
 
     app = create_app(settings, context=WorkerContext(settings, plan))
-    server = _DrainingServer(uvicorn.Config(app, **options), app.state.predictor.begin_drain)
+    server = _DrainingServer(uvicorn.Config(app, **options), app.state.begin_drain)
     # uvicorn re-raises the SIGTERM it drained for; after a clean drain that should exit 0,
     # which is what SageMaker and `docker stop` expect, so the re-raised signal is ignored.
     signal.signal(signal.SIGTERM, lambda signum, frame: None)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import AliasChoices, Field, field_validator
+from pydantic import AliasChoices, Field, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DeviceChoice = Literal["auto", "cpu", "cuda"]
@@ -145,6 +145,27 @@ class Settings(BaseSettings):
     """With several workers, where they keep their metric files (emptied at start); a temporary
     directory when unset."""
 
+    multi_model: bool = False
+    """Start with no model and load models through `POST /models` (SageMaker multi-model
+    endpoints set SAGEMAKER_MULTI_MODEL=true, which implies it; locally `serve --multi-model`)."""
+
+    sagemaker_multi_model: bool = Field(
+        default=False, validation_alias=AliasChoices("SAGEMAKER_MULTI_MODEL")
+    )
+    """Set by SageMaker itself: eviction is then SageMaker's (it unloads on 507), never ours."""
+
+    memory_margin_mb: int = Field(default=256, ge=0)
+    """Multi-model: memory kept free under the budget (cgroup limit or `memory_mb`) when
+    deciding whether a model fits; a load that would pass it is refused with 507."""
+
+    evict_lru: bool = False
+    """Multi-model outside SageMaker (Compose): unload the least recently used models to make
+    room for a load instead of answering 507. Ignored under SageMaker."""
+
+    max_model_labels: int = Field(default=32, ge=1)
+    """Multi-model: distinct `model` label values on the per-model metrics; the models past
+    this many are counted under `other`, so the series stay bounded."""
+
     log_format: Literal["text", "json"] = "text"
     """`json` writes one JSON object per log line, with the request id."""
 
@@ -153,6 +174,12 @@ class Settings(BaseSettings):
 
     access_log: bool = False
     """uvicorn's per-request access log (off: it costs throughput; errors are always logged)."""
+
+    @model_validator(mode="after")
+    def _sagemaker_multi_model(self) -> Settings:
+        if self.sagemaker_multi_model:
+            self.multi_model = True
+        return self
 
     @field_validator("log_level")
     @classmethod

@@ -5,8 +5,11 @@ from __future__ import annotations
 import asyncio
 import logging
 import os
+import shutil
+import tempfile
 from collections.abc import AsyncIterator, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
+from pathlib import Path
 
 from fastapi import FastAPI, Request
 from fastapi.responses import Response
@@ -14,11 +17,16 @@ from starlette.exceptions import HTTPException
 from starlette.types import Receive, Scope, Send
 
 from service.api import compat
+from service.api import models as models_api
 from service.api.routes import error_response, invocations, router
 from service.backend.plan import plan_for
+from service.backend.probe import memory_limit_mb
 from service.core.errors import ServingError
-from service.core.predictor import Model, Predictor
+from service.core.predictor import Model
 from service.metrics import Metrics
+from service.models.model_metrics import ModelMetrics
+from service.models.model_set import ModelSet
+from service.models.unit import model_unit, onnx_loader
 from service.settings import Settings
 from service.worker_context import WorkerContext
 
@@ -64,26 +72,10 @@ def create_app(
     metrics = Metrics(context.metrics_dir)
     metrics.plan_decided(plan)
 
-    def load_onnx() -> Model:
-        from service.backend.session import OnnxBackend
-
-        return OnnxBackend(
-            settings.model_dir,
-            plan,
-            chunk_stride=settings.chunk_stride,
-            variant_tolerance=settings.variant_tolerance,
-            busy=context.busy_signal(),
-        )
-
-    predictor = Predictor(
-        plan,
-        load_model or load_onnx,
-        metrics,
-        request_timeout_s=settings.request_timeout_s,
-        drain_timeout_s=settings.drain_timeout_s,
-        readiness=context.board(),
-        truncation=settings.truncation,
-    )
+    if settings.multi_model:
+        return _multi_model_app(settings, context, metrics)
+    load_onnx = onnx_loader(settings, plan, settings.model_dir, context.busy_signal())
+    predictor = model_unit(settings, plan, load_model or load_onnx, metrics, context.board())
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -99,6 +91,55 @@ def create_app(
             metrics.worker_exited(os.getpid())
             log.info("stopped")
 
+    app = _app(settings, metrics, lifespan, predictor.begin_drain)
+    app.state.predictor = predictor
+    app.state.plan = plan
+    return app
+
+
+def _multi_model_app(settings: Settings, context: WorkerContext, metrics: Metrics) -> FastAPI:
+    """A server that starts with no model and holds those loaded through POST /models
+    (service/models/model_set.py), each a unit of its own."""
+    shared = context.board_dir / "models" if context.board_dir else None
+    directory = shared or Path(tempfile.mkdtemp(prefix="serve-models-"))
+    limit = settings.memory_mb or memory_limit_mb()
+    model_metrics = ModelMetrics(metrics.registry, settings.max_model_labels)
+    models = ModelSet(
+        settings, context.plan, metrics, model_metrics, directory, memory_limit_mb=limit
+    )
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        models.start()
+        metrics.readiness(True)
+        try:
+            yield
+        finally:
+            await models.close()
+            if shared is None:
+                shutil.rmtree(directory, ignore_errors=True)
+            metrics.worker_exited(os.getpid())
+            log.info("stopped")
+
+    app = _app(settings, metrics, lifespan, models.begin_drain)
+    app.state.predictor = None
+    app.state.models = models
+    app.state.model_metrics = model_metrics
+    app.state.plan = context.plan
+    log.info(
+        "multi-model server: no model until POST /models; memory budget %s",
+        f"{models.budget.limit_mb:.0f} MB" if models.budget.limit_mb is not None else "unlimited",
+    )
+    return app
+
+
+def _app(
+    settings: Settings,
+    metrics: Metrics,
+    lifespan: Callable[[FastAPI], AbstractAsyncContextManager[None]],
+    begin_drain: Callable[[], None],
+) -> ServingApp:
+    """The app and the routes every server has; `begin_drain` stops admitting work (SIGTERM)."""
     app = ServingApp(
         title="headline-serve",
         lifespan=lifespan,
@@ -108,8 +149,10 @@ def create_app(
     )
     app.state.settings = settings
     app.state.metrics = metrics
-    app.state.predictor = predictor
+    app.state.models = None
+    app.state.begin_drain = begin_drain
     app.include_router(router)
+    app.include_router(models_api.router)  # multi-model endpoints
     app.include_router(compat.router)  # vLLM, TEI, Cohere/Jina and OIP v2 shapes
 
     @app.exception_handler(HTTPException)

@@ -9,6 +9,10 @@ from service.core.errors import (
     ClientGone,
     DeadlineExceeded,
     InferenceFailed,
+    InsufficientMemory,
+    InvalidArtifact,
+    ModelExists,
+    ModelNotLoaded,
     NotReady,
     Overloaded,
     ServingError,
@@ -57,6 +61,11 @@ CORE_STATUS: dict[type[ServingError], tuple[int, str]] = {
     InferenceFailed: (500, "inference_failed"),
     TextTooLong: (422, "text_too_long"),
     ClientGone: (499, "client_closed_request"),  # nobody reads it; for the log and metrics
+    # Multi-model endpoints (AWS: "Custom containers contract for multi-model endpoints").
+    ModelNotLoaded: (404, "model_not_loaded"),
+    ModelExists: (409, "model_already_loaded"),
+    InsufficientMemory: (507, "insufficient_memory"),
+    InvalidArtifact: (400, "invalid_artifact"),
 }
 INTERNAL = (500, "internal_error")
 

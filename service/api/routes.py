@@ -11,21 +11,25 @@ import time
 import orjson
 from fastapi import APIRouter, Request
 from fastapi.responses import Response, StreamingResponse
+from starlette.datastructures import Headers
 from starlette.requests import ClientDisconnect
 
 from service.api import codecs, streaming
-from service.api.errors import PayloadTooLarge, status_of
+from service.api.errors import BadRequest, PayloadTooLarge, status_of
 from service.core.errors import NotReady, Overloaded, ServingError
 from service.core.predictor import Predictor
 from service.core.ranking import rank, rank_multi_label, with_details
 from service.logs import request_id
 from service.metrics import CONTENT_TYPE, Metrics
+from service.models.model_set import ModelSet
 from service.settings import Settings
 
 log = logging.getLogger(__name__)
 router = APIRouter()
 
 CUSTOM_ATTRIBUTES = "x-amzn-sagemaker-custom-attributes"
+TARGET_MODEL = "x-amzn-sagemaker-target-model"
+OLD_TARGET_MODEL = "x-amzn-target-model"
 
 
 def error_response(
@@ -84,6 +88,11 @@ async def _client_gone(request: Request) -> None:
 
 @router.get("/ping")
 async def ping(request: Request) -> Response:
+    models: ModelSet | None = request.app.state.models
+    if models is not None:  # multi-model: healthy with no model loaded, until it drains
+        if models.draining:
+            return error_response(NotReady("the server is draining"))
+        return Response(status_code=200)
     predictor: Predictor = request.app.state.predictor
     if predictor.ready:
         return Response(status_code=200)
@@ -92,20 +101,30 @@ async def ping(request: Request) -> Response:
 
 @router.post("/invocations")
 async def invocations(request: Request) -> Response:
+    return await invoke(request)
+
+
+async def invoke(request: Request, model: str | None = None) -> Response:
+    """`model`: the target model on a multi-model server (POST /models/{name}/invoke, or the
+    target-model header on /invocations); None on a single-model server."""
     started = time.perf_counter()
     metrics: Metrics = request.app.state.metrics
     headers = request.headers
     rid = headers.get("x-request-id") or os.urandom(16).hex()  # a uuid4's entropy, cheaper
     token = request_id.set(rid)
+    predictor: Predictor | None = request.app.state.predictor
     try:
-        response = await _invocations(request, rid, started)
+        if request.app.state.models is not None:
+            model = model or target_model(headers)
+            predictor = await request.app.state.models.predictor(model)
+        assert predictor is not None
+        response = await _invocations(request, rid, started, predictor)
     except ServingError as exc:
         status, kind = status_of(exc)
         log.warning("%d %s: %s", status, kind, exc.message)
         response = error_response(exc, rid)
-        if isinstance(exc, Overloaded) and exc.retry_after_s:
+        if isinstance(exc, Overloaded) and exc.retry_after_s and predictor is not None:
             # A client that retried before Retry-After waits it out here, at no CPU cost.
-            predictor: Predictor = request.app.state.predictor
             hold = predictor.retry_hold.hold_s(request.scope.get("client"), exc.retry_after_s)
             if hold:
                 await asyncio.sleep(hold)
@@ -120,13 +139,28 @@ async def invocations(request: Request) -> Response:
     response.headers["x-server-time"] = f"{seconds * 1000:.3f}"
     metrics.requests.labels(str(response.status_code)).inc()
     metrics.request_seconds.observe(seconds)
+    if model is not None:
+        request.app.state.model_metrics.request(model, response.status_code, seconds)
     return response
 
 
-async def _invocations(request: Request, rid: str, started: float) -> Response:
+def target_model(headers: Headers) -> str:
+    """The model an /invocations request names on a multi-model server (SageMaker's header,
+    or its older name), logged; 400 without one."""
+    name = headers.get(TARGET_MODEL) or headers.get(OLD_TARGET_MODEL)
+    log.debug("target model %s", name)
+    if not name:
+        raise BadRequest(
+            f"a multi-model server needs the model: {TARGET_MODEL} or /models/NAME/invoke"
+        )
+    return name
+
+
+async def _invocations(
+    request: Request, rid: str, started: float, predictor: Predictor
+) -> Response:
     """Body to answers; raises ServingError for anything the client should hear about."""
     state = request.app.state
-    predictor: Predictor = state.predictor
     settings: Settings = state.settings
     headers = request.headers
     accept = codecs.negotiate(headers.get("accept"))
@@ -191,7 +225,7 @@ async def _invocations(request: Request, rid: str, started: float) -> Response:
 async def execution_parameters(request: Request) -> Response:
     """Batch transform's questions: how many concurrent requests, what batching, what size."""
     settings: Settings = request.app.state.settings
-    workers = request.app.state.predictor.plan.workers
+    workers = request.app.state.plan.workers
     return Response(
         orjson.dumps(
             {

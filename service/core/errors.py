@@ -41,3 +41,20 @@ class TextTooLong(ServingError):
 
 class ClientGone(ServingError):
     """The client closed its connection while its texts waited: they leave the queue."""
+
+
+class ModelNotLoaded(ServingError):
+    """A multi-model server has no model of that name (never loaded, or unloaded)."""
+
+
+class ModelExists(ServingError):
+    """A multi-model server already holds a model of that name."""
+
+
+class InsufficientMemory(ServingError):
+    """Loading this model would pass the server's memory budget (SageMaker unloads one and
+    retries)."""
+
+
+class InvalidArtifact(ServingError):
+    """The artifact to load is missing or cannot be served; one line says what is wrong."""

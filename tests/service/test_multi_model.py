@@ -1,0 +1,242 @@
+"""Multi-model endpoints from outside: a real `serve --multi-model` process (two workers) on a
+real port, tiny real ONNX artifacts, real HTTP. The rules are AWS's: "Custom containers
+contract for multi-model endpoints" (load 200/409/507, list with paging, get, unload, invoke,
+the X-Amzn-SageMaker-Target-Model header) and "Build your own container for multi-model
+endpoints" (started with no model, /ping healthy)."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import re
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+
+from loadtests.local_server import ServerProcess, free_port, server_process
+from training.tiny_onnx_artifact import build_onnx_artifact
+
+pytestmark = pytest.mark.slow
+
+LABELS_A = ["business", "sports"]
+LABELS_B = ["cats", "dogs", "fish"]
+
+
+@pytest.fixture(scope="module")
+def artifacts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    root = tmp_path_factory.mktemp("mme-artifacts")
+    broken = root / "broken"
+    broken.mkdir()
+    (broken / "manifest.json").write_text("{not json")
+    return {
+        "a": build_onnx_artifact(root / "a", labels=LABELS_A, seed=1, int8=False),
+        "b": build_onnx_artifact(root / "b", labels=LABELS_B, seed=2, int8=False),
+        "broken": broken,
+    }
+
+
+def start(tmp_path: Path, workers: int, **env: str) -> Iterator[ServerProcess]:
+    port = free_port()
+    command = [sys.executable, "-m", "service", "serve", "--multi-model", "--port", str(port)]
+    with server_process(
+        command,
+        f"http://127.0.0.1:{port}",
+        env={
+            "SERVE_HOST": "127.0.0.1",
+            "SERVE_WORKERS": str(workers),
+            "SERVE_INTRA_OP_THREADS": "1",
+            **env,
+        },
+        log_path=tmp_path / f"serve-{port}.log",
+        stop_timeout=10,
+    ) as server:
+        server.wait_for_ping()
+        yield server
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ServerProcess]:
+    yield from start(tmp_path_factory.mktemp("mme-logs"), workers=2)
+
+
+def resident_mib(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(re.search(r"VmRSS:\s+(\d+) kB", status).group(1)) / 1024  # type: ignore[union-attr]
+
+
+def load(url: str, name: str, artifact: Path) -> httpx.Response:
+    return httpx.post(f"{url}/models", json={"model_name": name, "url": str(artifact)}, timeout=60)
+
+
+def invoke(url: str, name: str, text: str = "stocks rally", **headers: str) -> httpx.Response:
+    # A fresh connection each time: the kernel spreads them over both workers.
+    return httpx.post(
+        f"{url}/models/{name}/invoke",
+        json={"inputs": text},
+        headers={"connection": "close", **headers},
+        timeout=60,
+    )
+
+
+def test_starts_with_no_model_and_is_healthy(server: ServerProcess) -> None:
+    assert httpx.get(f"{server.url}/ping").status_code == 200
+    assert httpx.get(f"{server.url}/models").json()["models"] == []
+    answer = invoke(server.url, "nothing")
+    assert answer.status_code == 404 and answer.json()["type"] == "model_not_loaded"
+
+
+def test_load_conflict_bad_artifacts_get_and_unload(
+    server: ServerProcess, artifacts: dict[str, Path]
+) -> None:
+    url = server.url
+    loaded = load(url, "a", artifacts["a"])
+    assert loaded.status_code == 200, loaded.text
+    assert loaded.json() == {"modelName": "a", "modelUrl": str(artifacts["a"])}
+    assert load(url, "a", artifacts["b"]).status_code == 409
+    missing = load(url, "m", artifacts["a"].parent / "nowhere")
+    broken = load(url, "x", artifacts["broken"])
+    for refused in (missing, broken):
+        assert refused.status_code == 400 and refused.json()["type"] == "invalid_artifact"
+        assert "\n" not in refused.json()["error"]
+    assert "nowhere" in missing.json()["error"] and "manifest" in broken.json()["error"]
+    # The loaded model kept serving through the failed loads.
+    assert invoke(url, "a").status_code == 200
+    got = httpx.get(f"{url}/models/a")
+    assert got.status_code == 200 and got.json()["modelName"] == "a"
+    assert got.json()["memoryMb"] > 0  # measured, not guessed
+    assert httpx.get(f"{url}/models/x").status_code == 404
+    assert httpx.delete(f"{url}/models/a").status_code == 200
+    assert httpx.delete(f"{url}/models/a").status_code == 404
+    assert httpx.get(f"{url}/models/a").status_code == 404
+    # Unloaded in every worker: no fresh connection finds it.
+    assert {invoke(url, "a").status_code for _ in range(8)} == {404}
+    # And loadable again.
+    assert load(url, "a", artifacts["a"]).status_code == 200
+    assert invoke(url, "a").status_code == 200
+    assert httpx.delete(f"{url}/models/a").status_code == 200
+
+
+def test_paging(server: ServerProcess, artifacts: dict[str, Path]) -> None:
+    names = [f"page{i}" for i in range(5)]
+    for name in names:
+        assert load(server.url, name, artifacts["a"]).status_code == 200
+    seen: list[str] = []
+    token = None
+    pages = 0
+    while True:
+        params = {"max_results": "2", **({"next_page_token": token} if token else {})}
+        body = httpx.get(f"{server.url}/models", params=params).json()
+        assert len(body["models"]) <= 2
+        seen += [m["modelName"] for m in body["models"]]
+        pages += 1
+        token = body.get("nextPageToken")
+        if token is None:
+            break
+    assert seen == names and pages == 3
+    assert httpx.get(f"{server.url}/models", params={"max_results": "x"}).status_code == 400
+    for name in names:
+        assert httpx.delete(f"{server.url}/models/{name}").status_code == 200
+
+
+def test_invoke_takes_what_invocations_takes_and_the_target_header(
+    server: ServerProcess, artifacts: dict[str, Path]
+) -> None:
+    url = server.url
+    assert load(url, "b", artifacts["b"]).status_code == 200
+    csv = httpx.post(
+        f"{url}/models/b/invoke",
+        content=b"one fish\ntwo dogs\n",
+        headers={
+            "content-type": "text/csv",
+            "accept": "application/jsonlines",
+            "x-amzn-sagemaker-custom-attributes": "top_k=2",
+        },
+    )
+    assert csv.status_code == 200, csv.text
+    lines = csv.text.strip().splitlines()
+    assert len(lines) == 2 and all(len(httpx.Response(200, content=x).json()) == 2 for x in lines)
+    assert csv.headers["x-amzn-sagemaker-custom-attributes"] == "top_k=2"
+    for header in ("X-Amzn-SageMaker-Target-Model", "X-Amzn-Target-Model"):
+        routed = httpx.post(f"{url}/invocations", json={"inputs": "a cat"}, headers={header: "b"})
+        assert routed.status_code == 200, routed.text
+        assert {a["label"] for a in routed.json()} <= set(LABELS_B)
+    unnamed = httpx.post(f"{url}/invocations", json={"inputs": "a cat"})
+    assert unnamed.status_code == 400
+    assert (
+        httpx.post(
+            f"{url}/invocations",
+            json={"inputs": "x"},
+            headers={"X-Amzn-SageMaker-Target-Model": "z"},
+        ).status_code
+        == 404
+    )
+    assert httpx.delete(f"{url}/models/b").status_code == 200
+
+
+def test_models_kept_apart_under_concurrent_load(
+    server: ServerProcess, artifacts: dict[str, Path]
+) -> None:
+    url = server.url
+    assert load(url, "a", artifacts["a"]).status_code == 200
+    assert load(url, "b", artifacts["b"]).status_code == 200
+    texts = [f"text number {i} about goals" for i in range(40)]
+    alone = {
+        (name, text): invoke(url, name, text).json() for name in ("a", "b") for text in texts[:4]
+    }
+
+    def call(i: int) -> tuple[str, str, object]:
+        name = "ab"[i % 2]
+        text = texts[i % 4]
+        answer = invoke(url, name, text)
+        assert answer.status_code == 200, answer.text
+        return name, text, answer.json()
+
+    with concurrent.futures.ThreadPoolExecutor(16) as pool:
+        results = list(pool.map(call, range(160)))
+    for name, text, answer in results:
+        want = alone[(name, text)]
+        assert [x["label"] for x in answer] == [x["label"] for x in want]  # type: ignore[attr-defined]
+        labels = LABELS_A if name == "a" else LABELS_B
+        assert {x["label"] for x in answer} <= set(labels)  # type: ignore[attr-defined]
+    # Both workers served both models: each holds them (loaded through one, lazily by the other).
+    metrics = httpx.get(f"{url}/metrics").text
+    held = re.findall(r'^serve_models_loaded\{pid="(\d+)"\} (\S+)$', metrics, re.M)
+    assert len(held) == 2 and all(float(v) == 2 for _, v in held), held
+    assert re.search(r'serve_model_requests_total\{model="a",status="200"\}', metrics)
+    for name in ("a", "b"):
+        assert httpx.delete(f"{url}/models/{name}").status_code == 200
+
+
+def test_507_keeps_the_server_and_its_models(tmp_path: Path, artifacts: dict[str, Path]) -> None:
+    """Under a budget, loads are refused with 507 before memory runs out; the loaded models
+    still answer, and after an unload a load fits again."""
+    for server in start(tmp_path, workers=1):  # one process: its resident memory with no model
+        idle_mib = resident_mib(server.process.pid)
+    # Room for the first load's estimate (30 MB before anything is measured) and a little more.
+    budget = str(int(idle_mib + 80))
+    for server in start(tmp_path, workers=1, SERVE_MEMORY_MB=budget, SERVE_MEMORY_MARGIN_MB="0"):
+        url = server.url
+        loaded: list[str] = []
+        refused = None
+        for i in range(60):
+            answer = load(url, f"m{i}", artifacts["a"])
+            if answer.status_code == 507:
+                refused = answer
+                break
+            assert answer.status_code == 200, answer.text
+            loaded.append(f"m{i}")
+        assert refused is not None and loaded, "the budget never refused a load"
+        assert refused.json()["type"] == "insufficient_memory"
+        assert httpx.get(f"{url}/ping").status_code == 200
+        assert all(invoke(url, name).status_code == 200 for name in loaded)
+        # As SageMaker does on 507: unload the least recent model, try again, until it fits.
+        for name in loaded:
+            assert httpx.delete(f"{url}/models/{name}").status_code == 200
+            again = load(url, "again", artifacts["a"])
+            if again.status_code == 200:
+                break
+            assert again.status_code == 507
+        assert again.status_code == 200
+        assert invoke(url, "again").status_code == 200
