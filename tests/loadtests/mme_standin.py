@@ -1,6 +1,6 @@
 """A stand-in for a container speaking the multi-model contract (AWS docs: "Custom containers
-contract for multi-model endpoints"), for the load-test side until the server's own
-`--multi-model` lands: load (200, 409, 507 past `capacity`, 4xx for a directory without a
+contract for multi-model endpoints"), for the runtime stand-in's paths a real server takes
+only under memory pressure or a restart (the real server is tested in test_model_mix too): load (200, 409, 507 past `capacity`, 4xx for a directory without a
 manifest), list, unload, and `/models/NAME/invoke` answering one prediction per input text.
 It records what it was sent so tests can check the runtime stand-in's loading and headers."""
 

@@ -244,3 +244,44 @@ def test_make_loadtest_mme_runs_against_a_real_multi_model_server(
         counts = Counter(row["model"] for row in csv.DictReader(handle))
     assert set(counts) == {"model-00", "model-01", "model-02"}
     assert "Per model" in (report / "summary.md").read_text()
+
+
+@pytest.mark.load
+@pytest.mark.slow
+@pytest.mark.skipif(
+    not _server_has_multi_model(), reason="the server has no `serve --multi-model` yet"
+)
+def test_sagemaker_user_through_the_stand_in_loads_models_into_the_real_server_on_first_use(
+    run_python: RunPython, tiny_artifact: Path, tmp_path: Path
+) -> None:
+    """AWS docs "Invoke a multi-model endpoint" and "Custom containers contract for
+    multi-model endpoints": the real server starts with no model, the runtime stand-in loads
+    each TargetModel through POST /models on its first call, and every call is answered."""
+    import json
+    import urllib.request
+
+    from loadtests.multi_model_run import multi_model_server
+
+    names = model_names(4)
+    models = _tarballs(tiny_artifact, tmp_path / "prefix", names)
+    report = tmp_path / "report"
+    with multi_model_server(tiny_artifact, [], log_path=tmp_path / "server.log") as url:
+        with urllib.request.urlopen(f"{url}/models", timeout=10) as answer:
+            assert json.load(answer)["models"] == []  # nothing loaded before the first call
+        emulator = running_emulator(EmulatorConfig(url, "demo", models_dir=models))
+        with emulator as endpoint:
+            completed = run_python(
+                "-m", "locust", "-f", "loadtests/sagemaker_locustfile.py", "--headless",
+                "--only-summary", "--endpoint-name", "demo", "--endpoint-url", endpoint,
+                "--region", "us-east-1", "-u", "3", "-r", "3", "-t", "6s",
+                "--models", "4", "--model-zipf", "0.5", "--seed", "5",
+                "--slo-max-fail-ratio", "0", "--report-dir", str(report),
+                env=CREDENTIALS, timeout=240,
+            )  # fmt: skip
+        with urllib.request.urlopen(f"{url}/models", timeout=10) as answer:
+            loaded = {model["modelName"] for model in json.load(answer)["models"]}
+    assert completed.returncode == 0
+    with (report / "samples.csv").open() as handle:
+        counts = Counter(row["model"] for row in csv.DictReader(handle))
+    assert set(counts) == set(names) == loaded
+    assert "Per model" in (report / "summary.md").read_text()
