@@ -20,7 +20,8 @@ RUN pip install -c constraints.txt ".[serve]" \
 FROM ${BASE_IMAGE}
 LABEL org.opencontainers.image.title="headline-serve" \
       org.opencontainers.image.description="DistilBERT headline classifier on ONNX Runtime, SageMaker BYOC contract" \
-      com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true
+      com.amazonaws.sagemaker.capabilities.accept-bind-to-port=true \
+      com.amazonaws.sagemaker.capabilities.multi-models=true
 ENV PATH=/opt/venv/bin:$PATH \
     PYTHONUNBUFFERED=1 \
     PYTHONDONTWRITEBYTECODE=1

@@ -19,9 +19,15 @@ from fastapi import APIRouter, Request
 from fastapi.responses import Response
 
 from service.api import codecs, oip, rerank, tei, vllm
-from service.api.call import Call, model_named
-from service.api.errors import NotFound, status_of
-from service.api.routes import error_response, read_body
+from service.api.call import Call, json_object, model_named
+from service.api.errors import BadRequest, NotFound, status_of
+from service.api.routes import (
+    OLD_TARGET_MODEL,
+    TARGET_MODEL,
+    error_response,
+    read_body,
+)
+from service.backend.artifact import Manifest
 from service.core.errors import NotReady, ServingError
 from service.core.predictor import Predictor
 from service.logs import request_id
@@ -36,23 +42,28 @@ Handler = Callable[[Call, bytes], Awaitable[bytes | Response]]
 """A codec's work: JSON bytes, or a whole Response where the shape needs its own headers."""
 
 
-async def serve(request: Request, handler: Handler, *, read: bool = True) -> Response:
+async def serve(
+    request: Request, handler: Handler, *, read: bool = True, model: str | None = None
+) -> Response:
     """Admit, read the body, run the codec's handler; every error in the server's JSON shape.
-    `read=False`: a metadata GET, neither shed nor read."""
+    `read=False`: a metadata GET, neither shed nor read. `model`: the name in the path (OIP v2)."""
     started = time.perf_counter()
     state = request.app.state
-    predictor: Predictor = state.predictor
     settings: Settings = state.settings
     metrics: Metrics = state.metrics
     rid = request.headers.get("x-request-id") or os.urandom(16).hex()
     token = request_id.set(rid)
     try:
-        if read:
-            predictor.admit()  # shed before reading the body, as /invocations does
-        manifest = predictor.manifest
-        if manifest is None:
-            raise NotReady(predictor.not_ready_reason())
-        body = await read_body(request, settings.max_payload_bytes) if read else b""
+        if state.models is not None:
+            predictor, manifest, body = await _of_many(request, read, model)
+        else:
+            predictor = state.predictor
+            if read:
+                predictor.admit()  # shed before reading the body, as /invocations does
+            manifest = predictor.manifest
+            if manifest is None:
+                raise NotReady(predictor.not_ready_reason())
+            body = await read_body(request, settings.max_payload_bytes) if read else b""
         answer = await handler(Call(predictor, settings, manifest, started), body)
         if isinstance(answer, Response):
             response = answer
@@ -73,6 +84,29 @@ async def serve(request: Request, handler: Handler, *, read: bool = True) -> Res
     metrics.requests.labels(str(response.status_code)).inc()
     metrics.request_seconds.observe(seconds)
     return response
+
+
+async def _of_many(
+    request: Request, read: bool, model: str | None
+) -> tuple[Predictor, Manifest, bytes]:
+    """On a multi-model server: the model a request names (the path, the target-model header,
+    or the body's `model` field), its predictor, and its manifest under the name it was loaded
+    as (what the codecs compare and answer with)."""
+    state = request.app.state
+    body = await read_body(request, state.settings.max_payload_bytes) if read else b""
+    name = model or request.headers.get(TARGET_MODEL) or request.headers.get(OLD_TARGET_MODEL)
+    if name is None and body:
+        named = json_object(body).get("model")
+        name = named if isinstance(named, str) else None
+    if not name:
+        raise BadRequest('a multi-model server needs the model: a "model" field or the path')
+    predictor: Predictor = await state.models.predictor(name)
+    if read:
+        predictor.admit()
+    manifest = predictor.manifest
+    if manifest is None:
+        raise NotReady(predictor.not_ready_reason())
+    return predictor, manifest.model_copy(update={"model_name": name}), body
 
 
 @router.post("/classify")
@@ -121,6 +155,8 @@ async def v2_live(request: Request) -> Response:
 
 @router.get("/v2/health/ready")
 async def v2_ready(request: Request) -> Response:
+    if request.app.state.models is not None:
+        return Response(status_code=200)
     predictor: Predictor = request.app.state.predictor
     if predictor.ready:
         return Response(status_code=200)
@@ -133,11 +169,15 @@ async def v2_model(request: Request, name: str) -> Response:
         model_named(call.manifest, name)
         return oip.model_metadata(call.manifest)
 
-    return await serve(request, metadata, read=False)
+    return await serve(request, metadata, read=False, model=name)
 
 
 @router.get("/v2/models/{name}/ready")
 async def v2_model_ready(request: Request, name: str) -> Response:
+    if request.app.state.models is not None:
+        if request.app.state.models.registry.get(name) is None:
+            return error_response(NotFound(f"model {name!r} is not loaded"))
+        return Response(status_code=200)
     predictor: Predictor = request.app.state.predictor
     manifest = predictor.manifest
     if manifest is not None and name != manifest.model_name:
@@ -153,4 +193,4 @@ async def v2_infer(request: Request, name: str) -> Response:
         model_named(call.manifest, name)
         return await oip.answer(call, body, request.headers.get(oip.HEADER_LENGTH))
 
-    return await serve(request, infer)
+    return await serve(request, infer, model=name)

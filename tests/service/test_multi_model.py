@@ -240,3 +240,25 @@ def test_507_keeps_the_server_and_its_models(tmp_path: Path, artifacts: dict[str
             assert again.status_code == 507
         assert again.status_code == 200
         assert invoke(url, "again").status_code == 200
+
+
+def test_compatible_routes_take_the_model_name(
+    server: ServerProcess, artifacts: dict[str, Path]
+) -> None:
+    """vLLM's /classify by its `model` field, OIP v2 by the path: the model loaded under that
+    name answers, with that name; an unknown name is 404."""
+    url = server.url
+    assert load(url, "b", artifacts["b"]).status_code == 200
+    classified = httpx.post(f"{url}/classify", json={"model": "b", "input": ["a cat"]})
+    assert classified.status_code == 200, classified.text
+    assert classified.json()["model"] == "b"
+    assert classified.json()["data"][0]["label"] in LABELS_B
+    unknown = httpx.post(f"{url}/classify", json={"model": "zz", "input": ["a cat"]})
+    assert unknown.status_code == 404
+    infer = {"inputs": [{"name": "text", "shape": [1], "datatype": "BYTES", "data": ["a dog"]}]}
+    inferred = httpx.post(f"{url}/v2/models/b/infer", json=infer)
+    assert inferred.status_code == 200, inferred.text
+    assert inferred.json()["model_name"] == "b"
+    assert httpx.get(f"{url}/v2/models/b/ready").status_code == 200
+    assert httpx.get(f"{url}/v2/models/zz/ready").status_code == 404
+    assert httpx.delete(f"{url}/models/b").status_code == 200
