@@ -63,17 +63,20 @@ class InvocationsUser(FastHttpUser):
     def invoke(self) -> None:
         call = self.traffic.next()
         headers = {"Content-Type": call.content_type, "Accept": "application/json"}
-        path, context = "/invocations", {"texts": len(call.texts), "model": ""}
+        path, name = "/invocations", call.name
+        context = {"texts": len(call.texts), "model": ""}
         if self.models is not None:
+            # One Locust entry per kind, as for one model; the per-model table splits by model.
             model = self.models.next()
-            path, context = f"/models/{model}/invoke", {"texts": len(call.texts), "model": model}
+            path, name = f"/models/{model}/invoke", f"/models/*/invoke {call.kind}"
+            context = {"texts": len(call.texts), "model": model}
             headers[TARGET_MODEL_HEADER] = target_model(model)
         client: Any = self.client  # FastHttpSession accepts bytes; its annotation says str
         with client.post(
             path,
             data=call.body,
             headers=headers,
-            name=call.name,
+            name=name,
             catch_response=True,
             context=context,
         ) as response:

@@ -243,7 +243,8 @@ def test_make_loadtest_mme_runs_against_a_real_multi_model_server(
     with (report / "samples.csv").open() as handle:
         counts = Counter(row["model"] for row in csv.DictReader(handle))
     assert set(counts) == {"model-00", "model-01", "model-02"}
-    assert "Per model" in (report / "summary.md").read_text()
+    summary = (report / "summary.md").read_text()
+    assert "Per model" in summary and "| /models/*/invoke json_single |" in summary
 
 
 @pytest.mark.load
