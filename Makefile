@@ -10,7 +10,7 @@ ARTIFACT ?= artifacts/default
 PORT ?= 8080
 
 .PHONY: setup run train serve package test test-fast test-slow test-docker lint format typecheck \
-        bench-train bench-serve bench-long bench-rerank loadtest loadtest-mme loadtest-ci capacity clean wrk prometheus
+        bench-train bench-serve bench-long bench-rerank bench-mme loadtest loadtest-mme loadtest-ci capacity clean wrk prometheus
 
 setup: $(STAMP)
 
@@ -90,6 +90,11 @@ bench-long: setup
 ## A query against 1,000 documents through a MiniLM-sized cross-encoder: /rerank against by hand.
 bench-rerank: setup
 	$(PY) benchmarks/bench_rerank.py
+
+## Many models in one server (docs/serving.md, multi-model): loads, cold invokes, memory per model,
+## 1 model against 10 under the same load, a hot model at 3x beside a cold one.
+bench-mme: setup
+	$(PY) benchmarks/bench_mme.py $(if $(wildcard $(ARTIFACT)/manifest.json),--model-dir $(ARTIFACT),)
 
 clean:
 	rm -rf $(VENV) artifacts runs reports .pytest_cache .mypy_cache .ruff_cache

@@ -67,13 +67,16 @@ class MemoryBudget:
 
     def record(self, graph_mb: float, cost_mb: float) -> None:
         """Remember a measured load. A graph of a few MB tells what a model costs beside its
-        graph; a larger one, the cost per MB of graph. Each follows the largest seen, so the
-        estimate errs high."""
-        fixed, ratio = self.learned()
+        graph; a larger one, the cost per MB of graph. Once measured, each is the largest
+        measurement seen (the first guess stands only for what was not measured yet), so the
+        estimate errs high but follows the models really served."""
+        fixed, ratio = self.learned() if self._ratio_file.exists() else (0.0, 0.0)
         if graph_mb >= BIG_GRAPH_MB:
+            fixed = fixed or FIXED_MB
             ratio = max(ratio, max(0.0, cost_mb - fixed) / graph_mb)
         else:
             fixed = max(fixed, cost_mb - ratio * graph_mb)
+            ratio = ratio or FIRST_RATIO
         temporary = self._ratio_file.with_suffix(f".{os.getpid()}")
         temporary.write_text(f"{fixed:.1f} {ratio:.3f}")
         os.replace(temporary, self._ratio_file)
