@@ -262,3 +262,65 @@ def test_compatible_routes_take_the_model_name(
     assert httpx.get(f"{url}/v2/models/b/ready").status_code == 200
     assert httpx.get(f"{url}/v2/models/zz/ready").status_code == 404
     assert httpx.delete(f"{url}/models/b").status_code == 200
+
+
+def sagemaker_style(tmp_path: Path, **env: str) -> Iterator[ServerProcess]:
+    """Bare `serve` with SAGEMAKER_MULTI_MODEL=true and nothing in /opt/ml/model, as SageMaker
+    starts a multi-model container ("Build your own container for multi-model endpoints")."""
+    port = free_port()
+    with server_process(
+        [sys.executable, "-c", "from service.__main__ import main; main()"],
+        f"http://127.0.0.1:{port}",
+        env={
+            "SERVE_HOST": "127.0.0.1",
+            "SAGEMAKER_BIND_TO_PORT": str(port),
+            "SAGEMAKER_MULTI_MODEL": "true",
+            "SERVE_MODEL_DIR": str(tmp_path / "empty"),
+            "SERVE_WORKERS": "1",
+            "SERVE_INTRA_OP_THREADS": "1",
+            **env,
+        },
+        log_path=tmp_path / f"serve-{port}.log",
+        stop_timeout=10,
+    ) as server:
+        server.wait_for_ping()
+        yield server
+
+
+def test_sagemaker_start_never_evicts(tmp_path: Path, artifacts: dict[str, Path]) -> None:
+    """Under SageMaker eviction is SageMaker's (it unloads on 507): SERVE_EVICT_LRU is ignored."""
+    for server in sagemaker_style(tmp_path):
+        idle_mib = resident_mib(server.process.pid)
+    budget = str(int(idle_mib + 80))
+    for server in sagemaker_style(
+        tmp_path, SERVE_MEMORY_MB=budget, SERVE_MEMORY_MARGIN_MB="0", SERVE_EVICT_LRU="true"
+    ):
+        codes = [load(server.url, f"m{i}", artifacts["a"]).status_code for i in range(60)]
+        assert 507 in codes, codes
+        first = codes.index(507)
+        assert set(codes[:first]) == {200}
+        listed = httpx.get(f"{server.url}/models").json()["models"]
+        assert [m["modelName"] for m in listed][:first] == [f"m{i}" for i in range(first)]
+
+
+def test_lru_eviction_outside_sagemaker(tmp_path: Path, artifacts: dict[str, Path]) -> None:
+    """With SERVE_EVICT_LRU (Compose), a load that would not fit unloads the least recently
+    used models instead of answering 507; the one just used stays."""
+    for server in start(tmp_path, workers=1):
+        idle_mib = resident_mib(server.process.pid)
+    budget = str(int(idle_mib + 80))
+    for server in start(
+        tmp_path,
+        workers=1,
+        SERVE_MEMORY_MB=budget,
+        SERVE_MEMORY_MARGIN_MB="0",
+        SERVE_EVICT_LRU="true",
+    ):
+        url = server.url
+        for i in range(60):
+            assert load(url, f"m{i}", artifacts["a"]).status_code == 200
+            assert invoke(url, "m0").status_code == 200  # m0 stays the most recently used
+        names = [m["modelName"] for m in httpx.get(f"{url}/models").json()["models"]]
+        assert "m0" in names and "m59" in names
+        assert "m1" not in names  # evicted: the least recently used
+        assert invoke(url, "m1").status_code == 404
