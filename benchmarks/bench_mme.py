@@ -1,29 +1,36 @@
 """Multi-model endpoints, measured (`make bench-mme`): a real `serve --multi-model` on this
 host, real HTTP, artifacts built by the code (`artifacts/default` when present, else the tiny
-ONNX artifact of training/tiny_onnx_artifact.py). Prints four tables:
+ONNX artifact of training/tiny_onnx_artifact.py). Prints three tables:
 
 1. loading: per model count, the load's wall time, the first invoke after it (a cold invoke:
    the other workers load the model lazily), resident memory per model and in total;
-2. the same total load (closed loop, fixed concurrency) over 1 model and over 10: req/s, p99;
-3. a hot model offered 3x its capacity (open loop) beside a cold model at a light rate: the cold
-   model's p99 alone and beside the flood (each model its own queue and shedding).
+2. the same total load (wrk, closed loop, fixed connections) over 1 model and over 10: req/s,
+   p50 and p99;
+3. a hot model flooded far past its capacity (wrk, many connections, each 503 sent again at
+   once; the offered multiple of capacity is printed) beside a cold model at a light open-loop
+   rate: the cold model's latency inside the server alone and beside the flood.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
+import json
 import os
-import random
+import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from bench_common import load_texts, percentiles
+from load_client import WRK_SCRIPT, find_wrk, write_bodies
 
 from loadtests.local_server import free_port, server_process
 
@@ -63,102 +70,84 @@ def body(text: str) -> bytes:
     return httpx.Request("POST", "/", json={"inputs": text}).content
 
 
-async def closed_loop(
-    url: str, names: list[str], texts: list[str], concurrency: int, seconds: float
-) -> tuple[float, dict[str, float], int]:
-    """`concurrency` clients, each request to a model drawn uniformly: (req/s, ms, errors)."""
-    latencies: list[float] = []
-    errors = 0
-    stop = time.perf_counter() + seconds
-    limits = httpx.Limits(max_connections=concurrency)
-    async with httpx.AsyncClient(limits=limits, timeout=60) as client:
+def wrk_runs(
+    wrk: str, bodies: Path, url: str, load: dict[str, int], seconds: int
+) -> dict[str, dict[str, Any]]:
+    """One wrk per model at once (closed loop, `load[name]` connections each): its figures."""
+    figures = {}
+    with contextlib.ExitStack() as files:
+        runs = {}
+        for name, connections in load.items():
+            out = files.enter_context(tempfile.TemporaryFile("w+"))
+            command = [
+                wrk,
+                f"-t{1 + connections // 512}",
+                f"-c{connections}",
+                f"-d{seconds}s",
+                "--timeout=30s",
+                "-s",
+            ]
+            command += [str(WRK_SCRIPT), f"{url}/models/{name}/invoke", "--", str(bodies)]
+            runs[name] = (subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT), out)
+        for name, (process, out) in runs.items():
+            process.wait()
+            out.seek(0)
+            lines = [line for line in out.read().splitlines() if line.startswith("{")]
+            if process.returncode or not lines:
+                sys.exit(f"bench-mme: wrk failed on {name}")
+            figures[name] = json.loads(lines[-1])
+    return figures
 
-        async def worker(seed: int) -> None:
-            nonlocal errors
-            rng = random.Random(seed)
-            while time.perf_counter() < stop:
-                name = rng.choice(names)
-                started = time.perf_counter()
-                reply = await client.post(
-                    f"{url}/models/{name}/invoke",
-                    content=body(rng.choice(texts)),
-                    headers={"content-type": "application/json"},
-                )
-                if reply.status_code == 200:
-                    latencies.append(time.perf_counter() - started)
-                else:
-                    errors += 1
 
-        began = time.perf_counter()
-        await asyncio.gather(*(worker(i) for i in range(concurrency)))
-        elapsed = time.perf_counter() - began
-    return len(latencies) / elapsed, percentiles(latencies), errors
+def rate(figures: dict[str, Any]) -> float:
+    return float(figures["requests"]) / max(float(figures["duration_s"]), 1e-9)
 
 
 async def open_loop(
-    client: httpx.AsyncClient, url: str, name: str, texts: list[str], rate: float, seconds: float
-) -> tuple[list[float], int, int]:
-    """Requests to `name` at `rate` per second whatever the answers: (latencies inside the
-    server of the answered ones, from its x-server-time header; shed; other errors). The client
-    shares the host's cores with the server: past its own capacity its waits are its own."""
-    ok: list[float] = []
-    counts = {"shed": 0, "other": 0}
+    url: str, name: str, texts: list[str], per_second: float, seconds: float
+) -> list[float]:
+    """Requests to `name` at a light fixed rate whatever the answers: each answered one's
+    time inside the server (its x-server-time header), in seconds."""
+    inside: list[float] = []
     tasks: list[asyncio.Task[None]] = []
+    async with httpx.AsyncClient(timeout=60) as client:
 
-    async def one(payload: bytes) -> None:
-        try:
+        async def one(payload: bytes) -> None:
             reply = await client.post(
                 f"{url}/models/{name}/invoke",
                 content=payload,
                 headers={"content-type": "application/json"},
             )
-        except httpx.HTTPError:
-            counts["other"] += 1
-            return
-        if reply.status_code == 200:
-            ok.append(float(reply.headers["x-server-time"]) / 1000)
-        elif reply.status_code == 503:
-            counts["shed"] += 1
-        else:
-            counts["other"] += 1
+            if reply.status_code == 200:
+                inside.append(float(reply.headers["x-server-time"]) / 1000)
 
-    began = time.perf_counter()
-    sent = 0
-    while (now := time.perf_counter()) < began + seconds:
-        due = int((now - began) * rate) + 1
-        while sent < due:
-            tasks.append(asyncio.create_task(one(body(texts[sent % len(texts)]))))
-            sent += 1
-        await asyncio.sleep(0.002)
-    await asyncio.gather(*tasks)
-    return ok, counts["shed"], counts["other"]
+        began = time.perf_counter()
+        sent = 0
+        while (now := time.perf_counter()) < began + seconds:
+            while sent < int((now - began) * per_second) + 1:
+                tasks.append(asyncio.create_task(one(body(texts[sent % len(texts)]))))
+                sent += 1
+            await asyncio.sleep(0.005)
+        await asyncio.gather(*tasks)
+    return inside
 
 
-async def hot_and_cold(
-    url: str, texts: list[str], capacity: float, seconds: float, cold_rate: float
-) -> list[tuple[str, float, float, float, int]]:
-    limits = httpx.Limits(max_connections=2048, max_keepalive_connections=2048)
-    rows = []
-    async with httpx.AsyncClient(limits=limits, timeout=120) as client:
-        alone, _, _ = await open_loop(client, url, "cold", texts, cold_rate, seconds)
-        rows.append(("cold alone", cold_rate, len(alone) / seconds, percentiles(alone)["p99"], 0))
-        hot, (cold, _, _) = await asyncio.gather(
-            open_loop(client, url, "hot", texts, 3 * capacity, seconds),
-            open_loop(client, url, "cold", texts, cold_rate, seconds),
-        )
-        rows.append(
-            ("cold beside the flood", cold_rate, len(cold) / seconds, percentiles(cold)["p99"], 0)
-        )
-        rows.append(
-            (
-                "hot at 3x capacity",
-                3 * capacity,
-                len(hot[0]) / seconds,
-                percentiles(hot[0])["p99"],
-                hot[1],
-            )
-        )
-    return rows
+def cold_beside(
+    wrk: str, bodies: Path, url: str, texts: list[str], hot: int, seconds: int, cold_rate: float
+) -> tuple[list[float], dict[str, Any] | None]:
+    """The cold model's latencies at `cold_rate`, with `hot` wrk connections on the hot model
+    meanwhile (0: alone)."""
+    if not hot:
+        return asyncio.run(open_loop(url, "cold", texts, cold_rate, seconds)), None
+    result: dict[str, dict[str, Any]] = {}
+    thread = threading.Thread(
+        target=lambda: result.update(wrk_runs(wrk, bodies, url, {"hot": hot}, seconds + 1))
+    )
+    thread.start()
+    time.sleep(0.5)  # the hot model's queue is full before the cold model is measured
+    cold = asyncio.run(open_loop(url, "cold", texts, cold_rate, seconds))
+    thread.join()
+    return cold, result["hot"]
 
 
 def main() -> None:
@@ -167,7 +156,7 @@ def main() -> None:
     parser.add_argument("--models", type=int, default=10)
     parser.add_argument("--workers", type=int, default=0, help="server workers (0: automatic)")
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--seconds", type=float, default=8.0)
+    parser.add_argument("--seconds", type=int, default=8)
     args = parser.parse_args()
     texts, source = load_texts(None)
     texts = texts[:2000]
@@ -201,7 +190,7 @@ def main() -> None:
                 # New connections spread over the workers: the slowest of the first few is
                 # the lazy load in a worker that had not seen the model.
                 firsts = []
-                for _ in range(6):
+                for _ in range(16):
                     started = time.perf_counter()
                     reply = httpx.post(
                         f"{url}/models/{name}/invoke",
@@ -227,46 +216,61 @@ def main() -> None:
                         f"{percentiles(warm)['p50']:.2f} | {memory:.1f} | "
                         f"{workers_rss_mb(server.process.pid):.0f} |"
                     )
+            wrk = find_wrk()
+            bodies = write_bodies([[t] for t in texts], False, Path(scratch) / "bodies.txt")
+            seconds = args.seconds
+            total = args.concurrency
             print(
-                "\nThe same total load (closed loop, "
-                f"{args.concurrency} connections, {args.seconds:g} s) over 1 and over "
-                f"{len(names)} models:\n"
+                f"\nThe same total load (wrk, closed loop, {total} connections, {seconds} s) "
+                f"over 1 model and over {len(names)} models (the connections shared out):\n"
             )
-            print("| models | req/s | p50 (ms) | p99 (ms) | errors |")
+            print("| models | req/s | p50 (ms), worst model | p99 (ms), worst model | errors |")
             print("|---:|---:|---:|---:|---:|")
-            results = {}
+            capacity = 0.0
             for subset in (names[:1], names):
-                rps, ms, errors = asyncio.run(
-                    closed_loop(url, subset, texts, args.concurrency, args.seconds)
-                )
-                results[len(subset)] = rps
-                print(
-                    f"| {len(subset)} | {rps:.0f} | {ms['p50']:.1f} | {ms['p99']:.1f} | {errors} |"
-                )
+                share = max(1, total // len(subset))
+                figures = wrk_runs(wrk, bodies, url, dict.fromkeys(subset, share), seconds)
+                rps = sum(rate(f) for f in figures.values())
+                capacity = capacity or rps
+                p50 = max(float(f["p50"]) for f in figures.values())
+                p99 = max(float(f["p99"]) for f in figures.values())
+                errors = sum(sum(f["errors"].values()) for f in figures.values())
+                print(f"| {len(subset)} | {rps:.0f} | {p50:.1f} | {p99:.1f} | {errors} |")
             for name in names:
                 httpx.delete(f"{url}/models/{name}")
             for name in ("hot", "cold"):
                 httpx.post(f"{url}/models", json={"model_name": name, "url": str(model_dir)})
-                for _ in range(8):  # every worker loads it before the measurement
+                for _ in range(16):  # every worker loads it before the measurement
                     httpx.post(
                         f"{url}/models/{name}/invoke",
                         content=body(texts[0]),
                         headers={"content-type": "application/json", "connection": "close"},
                     )
-            capacity = results[1]
-            cold_rate = max(5.0, capacity / 20)
+            cold_rate = 10.0
+            hot = 64 * total  # enough waiting requests to pass the 1 s queue bound: shed
             print(
-                f"\nA hot model offered 3x one model's capacity ({capacity:.0f} req/s), "
-                f"open loop, beside a cold model at {cold_rate:.0f} req/s:\n"
+                f"\nA hot model flooded (wrk, {hot} connections, a 503 sent again at once) "
+                f"beside a cold model at {cold_rate:.0f} req/s (open loop); one model's "
+                f"capacity above: {capacity:.0f} req/s:\n"
             )
             print(
-                "| traffic | offered req/s | answered req/s | p99 inside the server (ms) | shed (503) |"
+                "| cold model | its p50 / p99 inside the server (ms) | hot offered "
+                "(x capacity) | hot answered req/s | hot shed (503) | hot p99 (ms) |"
             )
-            print("|---|---:|---:|---:|---:|")
-            for label, rate, answered, p99, shed in asyncio.run(
-                hot_and_cold(url, texts, capacity, args.seconds, cold_rate)
-            ):
-                print(f"| {label} | {rate:.0f} | {answered:.0f} | {p99:.1f} | {shed} |")
+            print("|---|---:|---:|---:|---:|---:|")
+            for label, connections in (("alone", 0), ("beside the flood", hot)):
+                cold, flood = cold_beside(wrk, bodies, url, texts, connections, seconds, cold_rate)
+                ms = percentiles(cold)
+                if flood is None:
+                    print(f"| {label} | {ms['p50']:.1f} / {ms['p99']:.1f} | - | - | - | - |")
+                    continue
+                shed = int(flood["errors"]["status"])
+                offered = rate(flood)
+                answered = offered * (1 - shed / max(1, int(flood["requests"])))
+                print(
+                    f"| {label} | {ms['p50']:.1f} / {ms['p99']:.1f} | "
+                    f"{offered / capacity:.1f}x | {answered:.0f} | {shed} | {flood['p99']:.1f} |"
+                )
 
 
 if __name__ == "__main__":
