@@ -6,6 +6,7 @@ import json
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import boto3
 import fake_sagemaker
@@ -89,6 +90,18 @@ def run_cli(*args: str, input: str | None = None) -> Result:
     if result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception
     return Result(result.exit_code, result.stdout, result.stderr)
+
+
+def cli_ok(*args: str) -> str:
+    """Run the CLI, insist it succeeded, and return its stdout."""
+    result = run_cli(*args)
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def sent(calls: list[tuple[str, dict[str, Any]]], operation: str) -> list[dict[str, Any]]:
+    """The parameters of each recorded call to `operation`, in order."""
+    return [params for name, params in calls if name == operation]
 
 
 def deploy_args(*extra: str) -> list[str]:

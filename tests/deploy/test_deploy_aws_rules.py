@@ -14,7 +14,7 @@ import pytest
 from botocore.exceptions import ConnectTimeoutError
 from botocore.stub import Stubber
 from botocore.validate import ParamValidator
-from deploy_helpers import BUCKET, IMAGE, Cloud, deploy_args, run_cli
+from deploy_helpers import BUCKET, IMAGE, Cloud, cli_ok, deploy_args, run_cli, sent
 
 from deploy import alarms, async_invoke
 from deploy.aws import Aws
@@ -26,24 +26,13 @@ COMPONENT = "headline-component"
 REST_HEADER = "integration.request.header.X-Amzn-SageMaker-Inference-Component"
 
 
-def _ok(*args: str) -> str:
-    result = run_cli(*args)
-    assert result.exit_code == 0, result.output
-    stdout: str = result.stdout
-    return stdout
-
-
-def _sent(calls: list[tuple[str, dict[str, Any]]], operation: str) -> list[dict[str, Any]]:
-    return [params for name, params in calls if name == operation]
-
-
 def test_conformance_refuses_a_metric_the_hosting_mode_does_not_publish(
     cloud: Cloud, artifact: Path
 ) -> None:
     """SageMaker "Monitoring asynchronous endpoints" (an exhaustive list: no Invocations) and
     "Scale an endpoint to zero instances" (NoCapacityInvocationFailures): the layer that holds
     the suite to them refuses what the shipped code had, where moto accepted it."""
-    _ok(*deploy_args("--artifact", str(artifact), "--async", "--output", OUTPUT))
+    cli_ok(*deploy_args("--artifact", str(artifact), "--async", "--output", OUTPUT))
     alarm = {"AlarmName": "x", "Namespace": "AWS/SageMaker", "MetricName": "Invocations",
              "Dimensions": [{"Name": "EndpointName", "Value": "headline"}]}  # fmt: skip
     with pytest.raises(conformance.Violation, match="no Invocations for a async endpoint"):
@@ -70,13 +59,13 @@ def test_the_async_rollback_alarm_reads_a_metric_async_endpoints_publish(
     asynchronous endpoint, so 5xx / Invocations never had data; "Monitor SageMaker AI with
     Amazon CloudWatch": Invocation5XXErrors is 1 per 5xx response and 0 otherwise, so its
     Average is the 5xx share."""
-    _ok(*deploy_args("--artifact", str(artifact), "--async", "--output", OUTPUT))
-    made = {p["AlarmName"]: p for p in _sent(sent_calls, "PutMetricAlarm")}
+    cli_ok(*deploy_args("--artifact", str(artifact), "--async", "--output", OUTPUT))
+    made = {p["AlarmName"]: p for p in sent(sent_calls, "PutMetricAlarm")}
     rate = made["headline-5xx-rate"]
     assert (rate["MetricName"], rate["Statistic"]) == ("Invocation5XXErrors", "Average")
     assert rate["Threshold"] == alarms.AlarmLimits().max_5xx_percent / 100
     assert "Metrics" not in rate
-    [body] = [json.loads(p["DashboardBody"]) for p in _sent(sent_calls, "PutDashboard")]
+    [body] = [json.loads(p["DashboardBody"]) for p in sent(sent_calls, "PutDashboard")]
     shown = json.dumps(body)
     assert '"Invocations"' not in shown and "OverheadLatency" not in shown
 
@@ -86,10 +75,10 @@ def test_metrics_off_is_said_and_metrics_on_scrape_our_path(
 ) -> None:
     """SageMaker API MetricsConfig: "The default value for new endpoint configurations is True",
     so leaving it out turns nothing off; ContainerMetricsConfig names the scraped path."""
-    _ok(*deploy_args("--artifact", str(artifact), "--metrics-frequency", "0"))
-    [config] = _sent(sent_calls, "CreateEndpointConfig")
+    cli_ok(*deploy_args("--artifact", str(artifact), "--metrics-frequency", "0"))
+    [config] = sent(sent_calls, "CreateEndpointConfig")
     assert config["MetricsConfig"] == {"EnableDetailedObservability": False}
-    [model] = _sent(sent_calls, "CreateModel")
+    [model] = sent(sent_calls, "CreateModel")
     assert "ContainerMetricsConfig" not in model["PrimaryContainer"]
 
 
@@ -97,12 +86,12 @@ def test_status_of_serverless_and_component_endpoints(cloud: Cloud, artifact: Pa
     """SageMaker API ProductionVariant: a serverless variant has no InstanceType, a variant of
     capacity for inference components no ModelName; `status` crashed on both."""
     serverless = ("--serverless", "--memory", "2048", "--max-concurrency", "5")
-    _ok(*deploy_args("--artifact", str(artifact), *serverless))
-    shown = _ok("status", "--endpoint", "headline")
+    cli_ok(*deploy_args("--artifact", str(artifact), *serverless))
+    shown = cli_ok("status", "--endpoint", "headline")
     assert "serverless 2048 MB" in shown
-    _ok("delete", "--endpoint", "headline", "--yes")
-    _ok(*deploy_args("--artifact", str(artifact), "--inference-component"))
-    shown = _ok("status", "--endpoint", "headline")
+    cli_ok("delete", "--endpoint", "headline", "--yes")
+    cli_ok(*deploy_args("--artifact", str(artifact), "--inference-component"))
+    shown = cli_ok("status", "--endpoint", "headline")
     assert COMPONENT in shown and "(inference components)" in shown
 
 
@@ -111,10 +100,10 @@ def test_status_of_an_async_endpoint_asks_for_no_invocations(
 ) -> None:
     """SageMaker "Monitoring asynchronous endpoints": no Invocations for such an endpoint
     (the conformance layer refuses a GetMetricData that asks for it)."""
-    _ok(*deploy_args("--artifact", str(artifact), "--async", "--output", OUTPUT))
+    cli_ok(*deploy_args("--artifact", str(artifact), "--async", "--output", OUTPUT))
     sent_calls.clear()
-    _ok("status", "--endpoint", "headline")
-    [query] = _sent(sent_calls, "GetMetricData")
+    cli_ok("status", "--endpoint", "headline")
+    [query] = sent(sent_calls, "GetMetricData")
     names = {q["MetricStat"]["Metric"]["MetricName"] for q in query["MetricDataQueries"]}
     assert names == {"Invocation4XXErrors", "Invocation5XXErrors", "ModelLatency"}
 
@@ -122,14 +111,14 @@ def test_status_of_an_async_endpoint_asks_for_no_invocations(
 def test_expose_names_the_component_in_both_flavours(cloud: Cloud, artifact: Path) -> None:
     """SageMaker Runtime API InvokeEndpoint: an endpoint of inference components needs
     InferenceComponentName (header X-Amzn-SageMaker-Inference-Component) on every call."""
-    _ok(*deploy_args("--artifact", str(artifact), "--inference-component"))
-    _ok("expose", "--endpoint", "headline", "--auth", "jwt", "--jwt-issuer",
+    cli_ok(*deploy_args("--artifact", str(artifact), "--inference-component"))
+    cli_ok("expose", "--endpoint", "headline", "--auth", "jwt", "--jwt-issuer",
         "https://id.example.com", "--jwt-audience", "app")  # fmt: skip
     function = cloud.client("lambda").get_function(FunctionName="headline-public-api")
     variables = function["Configuration"]["Environment"]["Variables"]
     assert variables["INFERENCE_COMPONENT_NAME"] == COMPONENT
-    _ok("unexpose", "--endpoint", "headline", "--yes")
-    _ok("expose", "--endpoint", "headline", "--auth", "api-key", "--no-lambda")
+    cli_ok("unexpose", "--endpoint", "headline", "--yes")
+    cli_ok("expose", "--endpoint", "headline", "--auth", "api-key", "--no-lambda")
     gateway = cloud.client("apigateway")
     [api] = gateway.get_rest_apis()["items"]
     items = gateway.get_resources(restApiId=api["id"])["items"]
@@ -175,7 +164,7 @@ def test_autoscale_refuses_modes_that_do_not_scale_instances(
 ) -> None:
     """Application Auto Scaling for SageMaker: serverless scales provisioned concurrency,
     components scale copies; "Monitoring asynchronous endpoints": no concurrency metric."""
-    _ok(*deploy_args("--artifact", str(artifact), *mode))
+    cli_ok(*deploy_args("--artifact", str(artifact), *mode))
     result = run_cli("autoscale", "--endpoint", "headline")
     assert result.exit_code == 2, result.output
     assert message in result.stderr and result.stderr.count("\n") == 1
@@ -186,12 +175,12 @@ def test_a_variant_change_keeps_the_async_hosting(
 ) -> None:
     """SageMaker API CreateEndpointConfig: AsyncInferenceConfig makes the endpoint
     asynchronous; a new config without it would move the endpoint to real-time."""
-    _ok(*deploy_args("--artifact", str(artifact), "--async", "--output", OUTPUT))
+    cli_ok(*deploy_args("--artifact", str(artifact), "--async", "--output", OUTPUT))
     sent_calls.clear()
-    _ok("variants", "--endpoint", "headline", "--image", IMAGE, "--poll-interval", "0.01",
+    cli_ok("variants", "--endpoint", "headline", "--image", IMAGE, "--poll-interval", "0.01",
         "--variant", "name=A,current=AllTraffic,weight=1",
         "--variant", "name=B,current=AllTraffic,weight=1")  # fmt: skip
-    configs = _sent(sent_calls, "CreateEndpointConfig")
+    configs = sent(sent_calls, "CreateEndpointConfig")
     assert configs and all("AsyncInferenceConfig" in c for c in configs)
 
 

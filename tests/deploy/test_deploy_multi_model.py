@@ -12,24 +12,13 @@ import botocore.session
 import conformance
 import pytest
 from botocore.validate import ParamValidator
-from deploy_helpers import BUCKET, IMAGE, Cloud, deploy_args, make_artifact, run_cli
+from deploy_helpers import BUCKET, IMAGE, Cloud, cli_ok, deploy_args, make_artifact, run_cli, sent
 
 from deploy.artifacts import build_tarball, load_deployable
 from service.backend.artifact import MANIFEST_NAME
 
 PREFIX = f"s3://{BUCKET}/headline-serve/models/"
 DEFAULT_PREFIX = f"s3://{BUCKET}/headline-serve/models/"
-
-
-def _ok(*args: str) -> str:
-    result = run_cli(*args)
-    assert result.exit_code == 0, result.output
-    stdout: str = result.stdout
-    return stdout
-
-
-def _sent(calls: list[tuple[str, dict[str, Any]]], operation: str) -> list[dict[str, Any]]:
-    return [params for name, params in calls if name == operation]
 
 
 def _valid(service: str, operation: str, params: dict[str, Any]) -> None:
@@ -50,16 +39,16 @@ def test_deploy_multi_model_makes_a_multimodel_container_on_the_prefix(
     """AWS docs "Create a multi-model endpoint" (CreateModel with `Mode=MultiModel` and
     `ModelDataUrl` the S3 prefix of the models) and "Build your own container for multi-model
     endpoints" (SAGEMAKER_MULTI_MODEL=true); the request holds to the pinned botocore model."""
-    out = _ok(*deploy_args("--multi-model", "--models-prefix", PREFIX))
+    out = cli_ok(*deploy_args("--multi-model", "--models-prefix", PREFIX))
     assert "InService" in out and PREFIX in out
-    [model] = _sent(sent_calls, "CreateModel")
+    [model] = sent(sent_calls, "CreateModel")
     _valid("sagemaker", "CreateModel", model)
     container = model["PrimaryContainer"]
     assert container["Mode"] == "MultiModel"
     assert container["ModelDataUrl"] == PREFIX
     assert "ModelDataSource" not in container
     assert container["Environment"]["SAGEMAKER_MULTI_MODEL"] == "true"
-    [config] = _sent(sent_calls, "CreateEndpointConfig")
+    [config] = sent(sent_calls, "CreateEndpointConfig")
     assert config["ProductionVariants"][0]["InstanceType"] == "ml.c5.xlarge"
     described = cloud.client("sagemaker").describe_model(ModelName=model["ModelName"])
     assert described["PrimaryContainer"]["Mode"] == "MultiModel"
@@ -69,8 +58,8 @@ def test_deploy_multi_model_defaults_to_models_under_the_bucket_prefix(
     cloud: Cloud, sent_calls: list[tuple[str, dict[str, Any]]]
 ) -> None:
     """AWS docs "Create a multi-model endpoint": one prefix holds every model's tarball."""
-    _ok(*deploy_args("--multi-model"))
-    [model] = _sent(sent_calls, "CreateModel")
+    cli_ok(*deploy_args("--multi-model"))
+    [model] = sent(sent_calls, "CreateModel")
     assert model["PrimaryContainer"]["ModelDataUrl"] == DEFAULT_PREFIX
 
 
@@ -116,14 +105,14 @@ def test_models_add_list_invoke_remove_round_trip(
     the prefix in `ModelDataUrl`, and SageMaker loads `prefix + TargetModel` from S3; "Add or
     remove models": a model is added by copying its tarball under the prefix, removed by
     deleting it. The TargetModel holds to the pinned sagemaker-runtime model."""
-    _ok(*deploy_args("--multi-model", "--models-prefix", PREFIX))
+    cli_ok(*deploy_args("--multi-model", "--models-prefix", PREFIX))
     news = make_artifact(tmp_path / "news", accuracy=0.91)
     sport = make_artifact(tmp_path / "sport", accuracy=0.95)
     packed = build_tarball(load_deployable(sport), tmp_path / "sport.tar.gz")
 
-    out = _ok("models", "add", "news", str(news), "--endpoint", "headline")
+    out = cli_ok("models", "add", "news", str(news), "--endpoint", "headline")
     assert f"{PREFIX}news.tar.gz" in out
-    _ok("models", "add", "sport", str(packed), "--models-prefix", PREFIX)
+    cli_ok("models", "add", "sport", str(packed), "--models-prefix", PREFIX)
     assert _keys(cloud) == [
         "headline-serve/models/news.tar.gz",
         "headline-serve/models/sport.tar.gz",
@@ -135,22 +124,22 @@ def test_models_add_list_invoke_remove_round_trip(
     with tarfile.open(archive, "r:gz") as tar:
         assert MANIFEST_NAME in tar.getnames()
     # The same bytes again: nothing sent; other bytes under a taken name: refused.
-    assert "already there" in _ok("models", "add", "news", str(news), "--endpoint", "headline")
+    assert "already there" in cli_ok("models", "add", "news", str(news), "--endpoint", "headline")
     refused = run_cli("models", "add", "news", str(sport), "--endpoint", "headline")
     assert refused.exit_code == 1 and "already holds different bytes" in refused.stderr
 
-    listed = _ok("models", "list", "--endpoint", "headline")
+    listed = cli_ok("models", "list", "--endpoint", "headline")
     assert "news.tar.gz" in listed and "sport.tar.gz" in listed
 
     cloud.endpoint_results('[{"label": "sports", "score": 0.9}]')
-    answer = _ok("invoke", "--endpoint", "headline", "--target-model", "sport", "--text", "Cup")
+    answer = cli_ok("invoke", "--endpoint", "headline", "--target-model", "sport", "--text", "Cup")
     assert "sports" in answer
-    [invoked] = _sent(sent_calls, "InvokeEndpoint")
+    [invoked] = sent(sent_calls, "InvokeEndpoint")
     assert invoked["TargetModel"] == "sport.tar.gz"
     _valid("sagemaker-runtime", "InvokeEndpoint", invoked)
     assert cloud.scripts.invocations[-1]["TargetModel"] == "sport.tar.gz"
 
-    _ok("models", "remove", "sport", "--endpoint", "headline")
+    cli_ok("models", "remove", "sport", "--endpoint", "headline")
     assert _keys(cloud) == ["headline-serve/models/news.tar.gz"]
     missing = run_cli("invoke", "--endpoint", "headline", "--target-model", "sport", "--text", "x")
     assert missing.exit_code == 1 and "sport.tar.gz" in missing.stderr
@@ -165,7 +154,7 @@ def test_models_commands_refuse_a_bad_name_or_an_endpoint_that_is_not_multi_mode
     1024 characters); ours are also the container's `model_name`, so plain names only."""
     bad = run_cli("models", "add", "../escape", str(artifact), "--models-prefix", PREFIX)
     assert bad.exit_code == 2 and "model name" in bad.stderr
-    _ok(*deploy_args("--artifact", str(artifact)))
+    cli_ok(*deploy_args("--artifact", str(artifact)))
     single = run_cli("models", "list", "--endpoint", "headline")
     assert single.exit_code == 1 and "not a multi-model endpoint" in single.stderr
     wrong = run_cli("invoke", "--endpoint", "headline", "--target-model", "a b", "--text", "x")
@@ -175,10 +164,10 @@ def test_models_commands_refuse_a_bad_name_or_an_endpoint_that_is_not_multi_mode
 def test_status_shows_the_models_under_the_prefix(cloud: Cloud, artifact: Path) -> None:
     """AWS docs "Invoke a multi-model endpoint": the models an endpoint can load are the
     tarballs under its prefix, so `status` lists them with their TargetModel."""
-    _ok(*deploy_args("--multi-model"))
-    assert "(none yet)" in _ok("status", "--endpoint", "headline")
-    _ok("models", "add", "news", str(artifact), "--endpoint", "headline")
-    out = _ok("status", "--endpoint", "headline")
+    cli_ok(*deploy_args("--multi-model"))
+    assert "(none yet)" in cli_ok("status", "--endpoint", "headline")
+    cli_ok("models", "add", "news", str(artifact), "--endpoint", "headline")
+    out = cli_ok("status", "--endpoint", "headline")
     assert f"models under {DEFAULT_PREFIX}" in out
     assert "news.tar.gz" in out
 
@@ -188,7 +177,7 @@ def test_conformance_holds_the_multi_model_rules(cloud: Cloud) -> None:
     MME has nothing to run), "Create a multi-model endpoint" (a prefix), "Supported algorithms,
     frameworks, and instances for multi-model endpoints" (no GPU for our container), shadow
     tests' exclusions (no multi-model endpoints): the layer refuses each broken call."""
-    _ok(*deploy_args("--multi-model"))
+    cli_ok(*deploy_args("--multi-model"))
     with pytest.raises(conformance.Violation, match="needs TargetModel"):
         conformance.check("InvokeEndpoint", {"EndpointName": "headline", "Body": b"x"})
     with pytest.raises(conformance.Violation, match="no multi-model endpoint"):
@@ -218,10 +207,10 @@ def test_shadow_refuses_a_multi_model_endpoint_before_making_anything(
     cloud: Cloud, artifact: Path, sent_calls: list[tuple[str, dict[str, Any]]]
 ) -> None:
     """AWS docs: shadow tests' exclusions (no multi-model endpoints)."""
-    _ok(*deploy_args("--multi-model"))
+    cli_ok(*deploy_args("--multi-model"))
     sent_calls.clear()
     result = run_cli("shadow", "--endpoint", "headline", "--candidate", str(artifact),
                      "--percent", "10", "--image", IMAGE)  # fmt: skip
     assert result.exit_code == 1
     assert "SageMaker runs no shadow test on a multi-model endpoint" in result.stderr
-    assert _sent(sent_calls, "CreateModel") == [] == _sent(sent_calls, "CreateEndpointConfig")
+    assert sent(sent_calls, "CreateModel") == [] == sent(sent_calls, "CreateEndpointConfig")
