@@ -58,45 +58,38 @@ def _metric(namespace: str, name: str, endpoint: str, variant: str, **options: A
 def _widget(
     title: str, metrics: list[list[Any]], y: int, x: int, stat: str = "Sum"
 ) -> dict[str, Any]:
-    return {
-        "type": "metric",
-        "x": x,
-        "y": y,
-        "width": 12,
-        "height": 6,
-        "properties": {
-            "title": title,
-            "metrics": metrics,
-            "stat": stat,
-            "period": 60,
-            "view": "timeSeries",
-        },
+    properties = {
+        "title": title,
+        "metrics": metrics,
+        "stat": stat,
+        "period": 60,
+        "view": "timeSeries",
     }
+    return _placed("metric", x, y, properties)
+
+
+def _placed(kind: str, x: int, y: int, properties: dict[str, Any]) -> dict[str, Any]:
+    """A dashboard widget of `kind` on the grid, half the dashboard's 24 columns wide."""
+    return {"type": kind, "x": x, "y": y, "width": 12, "height": 6, "properties": properties}
 
 
 def _chart(
     title: str, queries: list[tuple[str, str]], y: int, x: int, region: str
 ) -> dict[str, Any]:
     """A PromQL chart, the widget CloudWatch's Query Studio adds to a dashboard."""
-    return {
-        "type": "chart",
-        "x": x,
-        "y": y,
-        "width": 12,
-        "height": 6,
-        "properties": {
-            "title": title,
-            "view": "timeSeries",
-            "region": region,
-            "data": {
-                "queries": [
-                    {"id": f"q{index}", "type": "cloudwatch-metrics", "language": "PromQL",
-                     "query": query, "step": 60, "label": label}
-                    for index, (label, query) in enumerate(queries)
-                ]
-            },
+    properties = {
+        "title": title,
+        "view": "timeSeries",
+        "region": region,
+        "data": {
+            "queries": [
+                {"id": f"q{index}", "type": "cloudwatch-metrics", "language": "PromQL",
+                 "query": query, "step": 60, "label": label}
+                for index, (label, query) in enumerate(queries)
+            ]
         },
     }  # fmt: skip
+    return _placed("chart", x, y, properties)
 
 
 # A row: (title, CloudWatch metrics, default statistic) or (title, [(label, PromQL)], "PromQL")

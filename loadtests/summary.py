@@ -30,6 +30,18 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]
     return lines
 
 
+def _share_table(key: str, frame: pd.DataFrame) -> list[str]:
+    """Requests, failures, share and latency per `key` (variant or model), a row each."""
+    return _table(
+        [key, "requests", "failures", "share", "req/s", "p50 ms", "p95 ms", "p99 ms"],
+        [
+            (name, int(r.requests), int(r.failures), f"{r.share:.1f}%", f"{r.rps:.1f}",
+             f"{r.p50:.0f}", f"{r.p95:.0f}", f"{r.p99:.0f}")
+            for name, r in frame.iterrows()
+        ],
+    )  # fmt: skip
+
+
 def run_summary(
     title: str,
     entries: Sequence[EntryStats],
@@ -69,24 +81,10 @@ def run_summary(
     )
     if variants is not None and not variants.empty:
         lines += ["", "Per production variant (from x-amzn-invoked-production-variant):", ""]
-        lines += _table(
-            ["variant", "requests", "failures", "share", "req/s", "p50 ms", "p95 ms", "p99 ms"],
-            [
-                (name, int(r.requests), int(r.failures), f"{r.share:.1f}%", f"{r.rps:.1f}",
-                 f"{r.p50:.0f}", f"{r.p95:.0f}", f"{r.p99:.0f}")
-                for name, r in variants.iterrows()
-            ],
-        )  # fmt: skip
+        lines += _share_table("variant", variants)
     if models is not None and not models.empty:
         lines += ["", "Per model (the TargetModel each request named), most requested first:", ""]
-        lines += _table(
-            ["model", "requests", "failures", "share", "req/s", "p50 ms", "p95 ms", "p99 ms"],
-            [
-                (name, int(r.requests), int(r.failures), f"{r.share:.1f}%", f"{r.rps:.1f}",
-                 f"{r.p50:.0f}", f"{r.p95:.0f}", f"{r.p99:.0f}")
-                for name, r in models.iterrows()
-            ],
-        )  # fmt: skip
+        lines += _share_table("model", models)
     if split is not None and not split.empty:
         lines += [
             "",
