@@ -128,11 +128,18 @@ class WrkClient:
             process.wait()
             out.seek(0)
             output = out.read()
-        lines = [line for line in output.splitlines() if line.startswith("{")]
-        if process.returncode or not lines:
-            tail = " | ".join(output.strip().splitlines()[-5:])
-            raise LoadError(f"wrk exited with {process.returncode}: {tail or 'no output'}")
-        return json.loads(lines[-1]), pings, failures
+        return wrk_figures(output, process.returncode, "wrk"), pings, failures
+
+
+def wrk_figures(output: str, returncode: int, what: str) -> dict[str, Any]:
+    """The figures our wrk script prints as its last JSON line, or LoadError with the tail of
+    the output when wrk failed or printed none."""
+    lines = [line for line in output.splitlines() if line.startswith("{")]
+    if returncode or not lines:
+        tail = " | ".join(output.strip().splitlines()[-5:])
+        raise LoadError(f"{what} exited with {returncode}: {tail or 'no output'}")
+    figures: dict[str, Any] = json.loads(lines[-1])
+    return figures
 
 
 def _probe_ping(url: str, process: subprocess.Popen[str]) -> tuple[list[float], int]:

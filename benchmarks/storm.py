@@ -4,7 +4,6 @@ Goodput is the 200 answers' texts per second; the 200s' latency is measured on t
 
 from __future__ import annotations
 
-import json
 import subprocess
 import tempfile
 import time
@@ -13,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from load_client import LoadError
+from load_client import wrk_figures
 
 STORM_SCRIPT = Path(__file__).with_name("wrk_storm.lua")
 STORM_CONNECTIONS = 512
@@ -63,11 +62,7 @@ def storm(
         process.wait()
         out.seek(0)
         output = out.read()
-    lines = [line for line in output.splitlines() if line.startswith("{")]
-    if process.returncode or not lines:
-        tail = " | ".join(output.strip().splitlines()[-5:])
-        raise LoadError(f"wrk (storm) exited with {process.returncode}: {tail or 'no output'}")
-    figures = json.loads(lines[-1])
+    figures = wrk_figures(output, process.returncode, "wrk (storm)")
     duration = float(figures["duration_s"]) or 1.0
     point = StormPoint(
         connections=STORM_CONNECTIONS,
