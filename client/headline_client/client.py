@@ -50,9 +50,8 @@ class _Options:
         return params
 
 
-class Client:
-    """Blocking client. `Client("http://127.0.0.1:8080")` or
-    `Client(sagemaker=SageMakerTarget("my-endpoint", region_name="eu-west-1"))`."""
+class _ClientBase:
+    """What both clients take: a server URL or a SageMaker endpoint, and the limits."""
 
     def __init__(
         self,
@@ -67,6 +66,17 @@ class Client:
         self._options = _Options(url, sagemaker, max_payload_bytes, max_items, retry)
         self.retries = 0
         """Requests sent again after a 503/429, over this client's life."""
+        self._open(url, sagemaker, timeout_s)
+
+    def _open(self, url: str | None, sagemaker: SageMakerTarget | None, timeout_s: float) -> None:
+        raise NotImplementedError
+
+
+class Client(_ClientBase):
+    """Blocking client. `Client("http://127.0.0.1:8080")` or
+    `Client(sagemaker=SageMakerTarget("my-endpoint", region_name="eu-west-1"))`."""
+
+    def _open(self, url: str | None, sagemaker: SageMakerTarget | None, timeout_s: float) -> None:
         self._transport: HttpTransport | SageMakerTransport = (
             HttpTransport(url, timeout_s) if url else SageMakerTransport(sagemaker, timeout_s)  # type: ignore[arg-type]
         )
@@ -139,22 +149,10 @@ class Client:
         return done
 
 
-class AsyncClient:
+class AsyncClient(_ClientBase):
     """The same, for asyncio (a SageMaker call runs boto3 on a worker thread)."""
 
-    def __init__(
-        self,
-        url: str | None = None,
-        *,
-        sagemaker: SageMakerTarget | None = None,
-        timeout_s: float = 60.0,
-        max_payload_bytes: int = bodies.SAGEMAKER_PAYLOAD_BYTES,
-        max_items: int = 1024,
-        retry: RetryPolicy | None = None,
-    ) -> None:
-        self._options = _Options(url, sagemaker, max_payload_bytes, max_items, retry)
-        self.retries = 0
-        """Requests sent again after a 503/429, over this client's life."""
+    def _open(self, url: str | None, sagemaker: SageMakerTarget | None, timeout_s: float) -> None:
         self._http = AsyncHttpTransport(url, timeout_s) if url else None
         self._sagemaker = SageMakerTransport(sagemaker, timeout_s) if sagemaker else None
 
