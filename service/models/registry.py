@@ -5,7 +5,7 @@ JSON file (`models.json`) in the workers' shared directory, changed under an exc
 and replaced atomically. `POST /models` adds a name once the worker that took it has loaded
 it; `DELETE` removes it. Every other worker loads a listed model lazily on its first invoke and
 unloads a model that is no longer listed (on its next request for it, or within a second).
-Readers cache the file by its modification time, so an invoke costs one `stat`.
+Readers parse the file again only when its bytes changed, so an invoke costs one small read.
 """
 
 from __future__ import annotations
@@ -33,20 +33,20 @@ class Registry:
         directory.mkdir(parents=True, exist_ok=True)
         self.path = directory / "models.json"
         self._lock_path = directory / "models.lock"
-        self._seen: tuple[int, int] | None = None
+        self._seen: bytes | None = None
         self._cache: dict[str, Entry] = {}
 
     def entries(self) -> dict[str, Entry]:
-        """Name -> entry, in loading order (a stat, and a read only when the file changed)."""
+        """Name -> entry, in loading order. The file is read each time (a few microseconds
+        for a small file) and parsed only when its bytes changed: a modification time is too
+        coarse (two writes in one tick of the same size looked unchanged under load)."""
         try:
-            stat = os.stat(self.path)
+            raw = self.path.read_bytes()
         except FileNotFoundError:
-            self._seen, self._cache = None, {}
-            return self._cache
-        key = (stat.st_mtime_ns, stat.st_size)
-        if key != self._seen:
-            self._cache = _parse(self.path.read_text())
-            self._seen = key
+            raw = b"{}"
+        if raw != self._seen:
+            self._cache = _parse(raw.decode())
+            self._seen = raw
         return self._cache
 
     def get(self, name: str) -> Entry | None:
