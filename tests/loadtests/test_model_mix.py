@@ -162,6 +162,26 @@ def test_runtime_stand_in_forwards_target_model_to_the_container(
                 invoke("other.tar.gz")
 
 
+def _sagemaker_locust(
+    run_python: RunPython, endpoint: str, report: Path, *traffic: str, timeout: float = 150
+) -> subprocess.CompletedProcess[str]:
+    """Headless Locust with the SageMaker user against the runtime stand-in at `endpoint`,
+    no failure allowed, the report written to `report`."""
+    return run_python(
+        "-m", "locust", "-f", "loadtests/sagemaker_locustfile.py", "--headless",
+        "--only-summary", "--endpoint-name", "demo", "--endpoint-url", endpoint,
+        "--region", "us-east-1", *traffic,
+        "--slo-max-fail-ratio", "0", "--report-dir", str(report),
+        env=CREDENTIALS, timeout=timeout,
+    )  # fmt: skip
+
+
+def _model_counts(report: Path) -> Counter[str]:
+    """Requests per model in the run's samples.csv."""
+    with (report / "samples.csv").open() as handle:
+        return Counter(row["model"] for row in csv.DictReader(handle))
+
+
 @pytest.mark.load
 @pytest.mark.slow
 def test_locust_sagemaker_user_spreads_a_zipf_mix_and_reports_per_model(
@@ -173,17 +193,13 @@ def test_locust_sagemaker_user_spreads_a_zipf_mix_and_reports_per_model(
     with multi_model_container() as (url, record):
         emulator = running_emulator(EmulatorConfig(url, "demo", models_dir=models))
         with emulator as endpoint:
-            completed = run_python(
-                "-m", "locust", "-f", "loadtests/sagemaker_locustfile.py", "--headless",
-                "--only-summary", "--endpoint-name", "demo", "--endpoint-url", endpoint,
-                "--region", "us-east-1", "-u", "4", "-r", "4", "-t", "5s",
-                "--models", "6", "--model-zipf", "1.5", "--seed", "11",
-                "--slo-max-fail-ratio", "0", "--report-dir", str(report),
-                env=CREDENTIALS,
+            completed = _sagemaker_locust(
+                run_python, endpoint, report,
+                "-u", "4", "-r", "4", "-t", "5s", "--models", "6", "--model-zipf", "1.5",
+                "--seed", "11",
             )  # fmt: skip
     assert completed.returncode == 0
-    with (report / "samples.csv").open() as handle:
-        counts = Counter(row["model"] for row in csv.DictReader(handle))
+    counts = _model_counts(report)
     assert set(counts) <= set(names) and sum(counts.values()) > 50
     assert counts["model-00"] > counts["model-01"] > 0  # the head of a Zipf(1.5) mix
     summary = (report / "summary.md").read_text()
@@ -240,8 +256,7 @@ def test_make_loadtest_mme_runs_against_a_real_multi_model_server(
         timeout=240,
     )  # fmt: skip
     assert completed.returncode == 0
-    with (report / "samples.csv").open() as handle:
-        counts = Counter(row["model"] for row in csv.DictReader(handle))
+    counts = _model_counts(report)
     assert set(counts) == {"model-00", "model-01", "model-02"}
     summary = (report / "summary.md").read_text()
     assert "Per model" in summary and "| /models/*/invoke json_single |" in summary
@@ -271,18 +286,15 @@ def test_sagemaker_user_through_the_stand_in_loads_models_into_the_real_server_o
             assert json.load(answer)["models"] == []  # nothing loaded before the first call
         emulator = running_emulator(EmulatorConfig(url, "demo", models_dir=models))
         with emulator as endpoint:
-            completed = run_python(
-                "-m", "locust", "-f", "loadtests/sagemaker_locustfile.py", "--headless",
-                "--only-summary", "--endpoint-name", "demo", "--endpoint-url", endpoint,
-                "--region", "us-east-1", "-u", "3", "-r", "3", "-t", "6s",
-                "--models", "4", "--model-zipf", "0.5", "--seed", "5",
-                "--slo-max-fail-ratio", "0", "--report-dir", str(report),
-                env=CREDENTIALS, timeout=240,
+            completed = _sagemaker_locust(
+                run_python, endpoint, report,
+                "-u", "3", "-r", "3", "-t", "6s", "--models", "4", "--model-zipf", "0.5",
+                "--seed", "5",
+                timeout=240,
             )  # fmt: skip
         with urllib.request.urlopen(f"{url}/models", timeout=10) as answer:
             loaded = {model["modelName"] for model in json.load(answer)["models"]}
     assert completed.returncode == 0
-    with (report / "samples.csv").open() as handle:
-        counts = Counter(row["model"] for row in csv.DictReader(handle))
+    counts = _model_counts(report)
     assert set(counts) == set(names) == loaded
     assert "Per model" in (report / "summary.md").read_text()
