@@ -149,6 +149,13 @@ def _save(out_dir: Path, model: PreTrainedModel, tokenizer: PreTrainedTokenizerF
 
 def build_bert(out_dir: Path, seed: int = 0) -> Path:
     """BERT with token-type embeddings (its graph takes token_type_ids)."""
+    model, tokenizer = _bert_with_types(LABELS, seed)
+    return _save(out_dir, model, tokenizer)
+
+
+def _bert_with_types(
+    labels: list[str], seed: int
+) -> tuple[BertForSequenceClassification, PreTrainedTokenizerFast]:
     torch.manual_seed(seed)
     tokenizer = _bert_fast(BertTokenizerFast, MAX_POSITIONS)
     config = BertConfig(  # type: ignore[no-untyped-call]
@@ -157,9 +164,9 @@ def build_bert(out_dir: Path, seed: int = 0) -> Path:
         max_position_embeddings=MAX_POSITIONS,
         type_vocab_size=2,
         **SHAPE,
-        **_labels(LABELS),
+        **_labels(labels),
     )
-    return _save(out_dir, BertForSequenceClassification(config), tokenizer)  # type: ignore[no-untyped-call]
+    return BertForSequenceClassification(config), tokenizer  # type: ignore[no-untyped-call]
 
 
 def build_roberta(out_dir: Path, seed: int = 0) -> Path:
@@ -269,17 +276,7 @@ RELEVANCE_LABEL = ["relevance"]
 
 
 def _bert_pairs(out_dir: Path, labels: list[str], seed: int) -> Path:
-    torch.manual_seed(seed)
-    tokenizer = _bert_fast(BertTokenizerFast, MAX_POSITIONS)
-    config = BertConfig(  # type: ignore[no-untyped-call]
-        vocab_size=len(tokenizer),
-        intermediate_size=64,
-        max_position_embeddings=MAX_POSITIONS,
-        type_vocab_size=2,
-        **SHAPE,
-        **_labels(labels),
-    )
-    model = BertForSequenceClassification(config)  # type: ignore[no-untyped-call]
+    model, tokenizer = _bert_with_types(labels, seed)
     with torch.no_grad():  # segment B must change the answer, or type ids go untested
         model.bert.embeddings.token_type_embeddings.weight[1].mul_(4.0)
     return _save(out_dir, model, tokenizer)
