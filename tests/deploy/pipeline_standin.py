@@ -21,6 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import fake_sagemaker
 from moto.core.responses import ActionResult
 from moto.sagemaker.models import SageMakerModelBackend
 from moto.sagemaker.responses import SageMakerResponse
@@ -94,9 +95,5 @@ def install() -> list[tuple[type, str, Any]]:
 
 
 def uninstall(saved: list[tuple[type, str, Any]]) -> None:
-    for owner, name, original in saved:
-        if original is None:
-            delattr(owner, name)
-        else:
-            setattr(owner, name, original)
+    fake_sagemaker.uninstall(saved)
     STEPS.summaries.clear()
