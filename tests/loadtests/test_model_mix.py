@@ -239,11 +239,15 @@ def _server_has_multi_model() -> bool:
     return "--multi-model" in usage.stdout
 
 
-@pytest.mark.load
-@pytest.mark.slow
-@pytest.mark.skipif(
+# Asked once: each ask starts a Python that imports the server.
+needs_multi_model_server = pytest.mark.skipif(
     not _server_has_multi_model(), reason="the server has no `serve --multi-model` yet"
 )
+
+
+@pytest.mark.load
+@pytest.mark.slow
+@needs_multi_model_server
 def test_make_loadtest_mme_runs_against_a_real_multi_model_server(
     run_python: RunPython, tiny_artifact: Path, tmp_path: Path
 ) -> None:
@@ -264,9 +268,7 @@ def test_make_loadtest_mme_runs_against_a_real_multi_model_server(
 
 @pytest.mark.load
 @pytest.mark.slow
-@pytest.mark.skipif(
-    not _server_has_multi_model(), reason="the server has no `serve --multi-model` yet"
-)
+@needs_multi_model_server
 def test_sagemaker_user_through_the_stand_in_loads_models_into_the_real_server_on_first_use(
     run_python: RunPython, tiny_artifact: Path, tmp_path: Path
 ) -> None:
