@@ -93,8 +93,10 @@ class ModelSet:
         if self._draining:
             raise NotReady("the server is draining")
         async with self._lock(name):
-            if self.registry.get(name) is not None or name in self._models:
+            if self.registry.get(name) is not None:
                 raise ModelExists(f"model {name!r} is already loaded")
+            if name in self._models:  # unloaded through another worker, not yet seen here
+                await self._unload_here(name)
             loaded = await self._load_here(name, url, reserve=self.plan.workers)
             entry = Entry(name, url, loaded.cost_mb)
             if not self.registry.add(entry):  # another worker listed it meanwhile
