@@ -114,9 +114,12 @@ class ModelSet:
             if held is not None:
                 await self._unload_here(name)
             raise ModelNotLoaded(f"model {name!r} is not loaded")
-        if held is None:
+        if held is None or held.url != entry.url:
             async with self._lock(name):
                 held = self._models.get(name)
+                if held is not None and held.url != entry.url:  # unloaded and loaded anew
+                    await self._unload_here(name)
+                    held = None
                 if held is None:
                     held = await self._load_here(name, entry.url, reserve=1)
                     log.info("loaded model %s on first invoke in this worker", name)

@@ -342,3 +342,19 @@ def test_reload_right_after_unload_in_any_worker(
         assert load(url, "r", artifacts["a"]).status_code == 200
         assert {invoke(url, "r").status_code for _ in range(8)} == {200}  # both workers hold it
         assert httpx.delete(f"{url}/models/r", headers={"connection": "close"}).status_code == 200
+
+
+def test_a_name_loaded_anew_serves_the_new_artifact_in_every_worker(
+    server: ServerProcess, artifacts: dict[str, Path]
+) -> None:
+    """Unload a name and load it again from another artifact: no worker answers from the old
+    one, even one that had not yet seen the unload."""
+    url = server.url
+    assert load(url, "swap", artifacts["a"]).status_code == 200
+    assert {invoke(url, "swap").status_code for _ in range(8)} == {200}  # both workers hold it
+    assert httpx.delete(f"{url}/models/swap").status_code == 200
+    assert load(url, "swap", artifacts["b"]).status_code == 200
+    for _ in range(12):
+        answer = invoke(url, "swap")
+        assert answer.status_code == 200 and answer.json()[0]["label"] in LABELS_B, answer.text
+    assert httpx.delete(f"{url}/models/swap").status_code == 200
