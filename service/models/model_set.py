@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import logging
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -46,6 +47,8 @@ class Loaded:
     url: str
     predictor: Predictor
     cost_mb: float
+    token: str = ""
+    """The registry entry's token of the load this copy belongs to."""
     last_used: float = field(default_factory=time.monotonic)
 
 
@@ -98,7 +101,8 @@ class ModelSet:
             if name in self._models:  # unloaded through another worker, not yet seen here
                 await self._unload_here(name)
             loaded = await self._load_here(name, url, reserve=self.plan.workers)
-            entry = Entry(name, url, loaded.cost_mb)
+            loaded.token = os.urandom(8).hex()
+            entry = Entry(name, url, loaded.cost_mb, loaded.token)
             if not self.registry.add(entry):  # another worker listed it meanwhile
                 await self._unload_here(name)
                 raise ModelExists(f"model {name!r} is already loaded")
@@ -114,14 +118,15 @@ class ModelSet:
             if held is not None:
                 await self._unload_here(name)
             raise ModelNotLoaded(f"model {name!r} is not loaded")
-        if held is None or held.url != entry.url:
+        if held is None or held.token != entry.token:
             async with self._lock(name):
                 held = self._models.get(name)
-                if held is not None and held.url != entry.url:  # unloaded and loaded anew
+                if held is not None and held.token != entry.token:  # unloaded, loaded anew
                     await self._unload_here(name)
                     held = None
                 if held is None:
                     held = await self._load_here(name, entry.url, reserve=1)
+                    held.token = entry.token
                     log.info("loaded model %s on first invoke in this worker", name)
         held.last_used = time.monotonic()
         return held.predictor

@@ -26,6 +26,9 @@ class Entry:
     url: str
     cost_mb: float
     """Resident memory the loading worker gained, measured (service/models/budget.py)."""
+    token: str = ""
+    """Which load this is: a name unloaded and loaded again (even from the same url, which
+    SageMaker reuses per name) gets a new one, so workers drop a copy of the old load."""
 
 
 class Registry:
@@ -81,7 +84,8 @@ class Registry:
 
     def _write(self, entries: dict[str, Entry]) -> None:
         data: dict[str, Any] = {
-            e.name: {"url": e.url, "cost_mb": round(e.cost_mb, 1)} for e in entries.values()
+            e.name: {"url": e.url, "cost_mb": round(e.cost_mb, 1), "token": e.token}
+            for e in entries.values()
         }
         temporary = self.path.with_suffix(f".{os.getpid()}.tmp")
         temporary.write_text(json.dumps(data))
@@ -91,6 +95,8 @@ class Registry:
 def _parse(text: str) -> dict[str, Entry]:
     data: dict[str, Any] = json.loads(text or "{}")
     return {
-        name: Entry(name, str(value["url"]), float(value.get("cost_mb", 0.0)))
+        name: Entry(
+            name, str(value["url"]), float(value.get("cost_mb", 0.0)), str(value.get("token", ""))
+        )
         for name, value in data.items()
     }
