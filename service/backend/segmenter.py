@@ -25,12 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
-from service.core.errors import TextTooLong
-
 Policy = Literal["right", "left", "error", "chunk"]
 POLICIES: tuple[Policy, ...] = ("right", "left", "error", "chunk")
 PairTruncation = Literal["longest_first", "only_second"]
 PAIR_TRUNCATIONS: tuple[PairTruncation, ...] = ("longest_first", "only_second")
+
+
+class UncuttablePair(ValueError):
+    """A pair too long for the model that its truncation strategy cannot cut (`only_second`
+    with a first text longer than the model takes). The core refuses the request for it."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -124,7 +127,7 @@ class Segmenter:
         try:
             cut = cutter.encode(pair.text, pair.text_pair)
         except Exception as exc:  # `tokenizers` raises a bare Exception for an impossible cut
-            raise TextTooLong(
+            raise UncuttablePair(
                 f"a pair of {len(ids)} tokens cannot be cut to {self.max_length} with "
                 f"truncation {pair.truncation} ({exc})"
             ) from None

@@ -20,7 +20,7 @@ import numpy as np
 
 from service.backend.artifact import ArtifactError, Manifest
 from service.backend.plan import BatchLimits, ExecutionPlan
-from service.backend.segmenter import Item, Policy, Segmented
+from service.backend.segmenter import Item, Policy, Segmented, UncuttablePair
 from service.core.batcher import Batcher, BatchObserver
 from service.core.errors import (
     ClientGone,
@@ -298,12 +298,15 @@ class Predictor:
             raise
         policy = truncation or self.truncation or model.manifest.truncation_side
         started = time.perf_counter()
-        if sum(map(len, texts)) <= INLINE_TOKENIZE_CHARS:
-            segmented = model.segment(texts, policy)
-        else:
-            segmented = await asyncio.get_running_loop().run_in_executor(
-                self._tokenizers, model.segment, texts, policy
-            )
+        try:
+            if sum(map(len, texts)) <= INLINE_TOKENIZE_CHARS:
+                segmented = model.segment(texts, policy)
+            else:
+                segmented = await asyncio.get_running_loop().run_in_executor(
+                    self._tokenizers, model.segment, texts, policy
+                )
+        except UncuttablePair as exc:
+            raise TextTooLong(str(exc)) from None
         tokenize_s = time.perf_counter() - started
         self._observer.tokenized(tokenize_s)
         truncated = sum(text.truncated for text in segmented)
