@@ -144,6 +144,23 @@ def test_only_second_truncation_per_request(url: str, nli: tuple[Path, Path]) ->
     assert refused.status_code == 422 and refused.json()["type"] == "text_too_long"
 
 
+def test_only_second_refuses_a_first_text_too_long_for_the_model(url: str) -> None:
+    """`only_second` may not cut the first text: a first text longer than the model takes is a
+    422 naming the pair, not a 500 from the tokenizer."""
+    long_first, short_second = SHORT_AND_LONG[0][1], SHORT_AND_LONG[0][0]
+    reply = httpx.post(
+        f"{url}/invocations",
+        json={
+            "inputs": [{"text": long_first, "text_pair": short_second}],
+            "parameters": {"truncation": "only_second"},
+        },
+        timeout=30,
+    )
+    assert reply.status_code == 422, reply.text
+    assert reply.json()["type"] == "text_too_long"
+    assert "cannot be cut" in reply.json()["error"]
+
+
 def test_classify_answers_like_the_pipeline(url: str, expected: list[dict[str, float]]) -> None:
     reply = httpx.post(
         f"{url}/classify",
