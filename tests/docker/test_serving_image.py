@@ -76,6 +76,8 @@ def test_serving_image_is_lean_and_sagemaker_ready(serving_image: str) -> None:
     config = info["Config"]
     assert isinstance(config, dict)
     assert config["Labels"]["com.amazonaws.sagemaker.capabilities.accept-bind-to-port"] == "true"
+    # AWS "Build your own container for multi-model endpoints": the image says it speaks /models.
+    assert config["Labels"]["com.amazonaws.sagemaker.capabilities.multi-models"] == "true"
     assert "8080/tcp" in config["ExposedPorts"]
     assert config["Entrypoint"] == ["/usr/local/bin/entrypoint"]  # exec form
     assert config["Healthcheck"]["Test"][0] == "CMD"
