@@ -50,6 +50,13 @@ def aws_rules() -> Iterator[list[tuple[str, dict[str, Any]]]]:
         yield sent
 
 
+@pytest.fixture(autouse=True)
+def aws_rules_apply(aws_rules: list[tuple[str, dict[str, Any]]]) -> Iterator[None]:
+    """The rules hold in this folder's tests only: the patch outlives them in the session."""
+    with conformance.applying():
+        yield
+
+
 @pytest.fixture
 def sent_calls(aws_rules: list[tuple[str, dict[str, Any]]]) -> list[tuple[str, dict[str, Any]]]:
     """The calls this test made, as sent."""
