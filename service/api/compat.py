@@ -21,12 +21,7 @@ from fastapi.responses import Response
 from service.api import codecs, oip, rerank, tei, vllm
 from service.api.call import Call, json_object, model_named
 from service.api.errors import BadRequest, NotFound, status_of
-from service.api.routes import (
-    OLD_TARGET_MODEL,
-    TARGET_MODEL,
-    error_response,
-    read_body,
-)
+from service.api.routes import error_response, header_model, read_body
 from service.backend.artifact import Manifest
 from service.core.errors import NotReady, ServingError
 from service.core.predictor import Predictor
@@ -94,7 +89,7 @@ async def _of_many(
     as (what the codecs compare and answer with)."""
     state = request.app.state
     body = await read_body(request, state.settings.max_payload_bytes) if read else b""
-    name = model or request.headers.get(TARGET_MODEL) or request.headers.get(OLD_TARGET_MODEL)
+    name = model or header_model(request.headers)
     if name is None and body:
         named = json_object(body).get("model")
         name = named if isinstance(named, str) else None

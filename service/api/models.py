@@ -15,7 +15,7 @@ from fastapi.responses import Response
 from service.api import codecs
 from service.api.call import json_object
 from service.api.errors import BadRequest, NotFound, status_of
-from service.api.routes import OLD_TARGET_MODEL, TARGET_MODEL, error_response, invoke, read_body
+from service.api.routes import error_response, header_model, invoke, read_body
 from service.core.errors import ServingError
 from service.models.model_set import ModelSet
 
@@ -106,7 +106,7 @@ async def unload_model(request: Request, name: str) -> Response:
 @router.post("/models/{name}/invoke")
 async def invoke_model(request: Request, name: str) -> Response:
     """Everything /invocations takes, for model `name`; 404 if it is not loaded."""
-    header = request.headers.get(TARGET_MODEL) or request.headers.get(OLD_TARGET_MODEL)
+    header = header_model(request.headers)
     if header:
         log.debug("invoke %s (target model header %s)", name, header)
     if request.app.state.models is None:

@@ -144,10 +144,15 @@ async def invoke(request: Request, model: str | None = None) -> Response:
     return response
 
 
+def header_model(headers: Headers) -> str | None:
+    """The model SageMaker's target-model header names (or its older name), if any."""
+    return headers.get(TARGET_MODEL) or headers.get(OLD_TARGET_MODEL)
+
+
 def target_model(headers: Headers) -> str:
-    """The model an /invocations request names on a multi-model server (SageMaker's header,
-    or its older name), logged; 400 without one."""
-    name = headers.get(TARGET_MODEL) or headers.get(OLD_TARGET_MODEL)
+    """The model an /invocations request names on a multi-model server, logged; 400 without
+    one."""
+    name = header_model(headers)
     log.debug("target model %s", name)
     if not name:
         raise BadRequest(
